@@ -1,0 +1,15 @@
+"""fincrime: graph-based financial-crime investigation toolkit.
+
+Layout (parse -> plan -> execute; spec -> runner -> outputs):
+
+- ``fincrime.rdf``       terms, N-Triples reading and writing
+- ``fincrime.rules``     RDFox-dialect Datalog: parser -> relational plan (IR)
+- ``fincrime.engine``    executors of that plan (in-memory columnar; Spark)
+- ``fincrime.generator`` synthetic transactions with injected typologies
+- ``fincrime.jobs``      JSON job specs, runner, registry, watcher, notifications
+- ``fincrime.stores``    SPARQL / Gremlin / Neptune result stores
+- ``fincrime.viz``       chain pictures and the investigator report
+- ``fincrime.cli``       the ``fincrime`` command
+"""
+
+__version__ = "0.1.0"

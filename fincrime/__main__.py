@@ -1,0 +1,5 @@
+import sys
+
+from fincrime.cli import main
+
+sys.exit(main())
