@@ -1,0 +1,184 @@
+"""Commands over the result stores: ``query``, ``load`` and ``serve-sparql``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fincrime.cli.common import console, console_err
+from fincrime.errors import FincrimeError, InputError
+
+
+def _read_query(path: str) -> tuple[str, str]:
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8"), str(p)
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such query file") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def query(
+    query_file: str = typer.Argument(..., metavar="QUERY.rq", help="SPARQL query file ('-' reads stdin)."),
+    job: str | None = typer.Option(None, "--job", help="Query only this job's graphs (derived + inputs)."),
+    endpoint: str | None = typer.Option(None, "--endpoint", help="Query a SPARQL 1.1 endpoint instead of the embedded store."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="table | csv | json | nt (default: table on a terminal, else csv; nt for CONSTRUCT/DESCRIBE)."),
+    user_env: str | None = typer.Option(None, "--user-env", help="Env variable holding the endpoint user (with --password-env)."),
+    password_env: str | None = typer.Option(None, "--password-env", help="Env variable holding the endpoint password."),
+    digest: bool = typer.Option(False, "--digest", help="Use HTTP digest auth instead of basic."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Parse the query locally first (line:column errors)."),
+) -> None:
+    """Run a SPARQL query (SELECT, CONSTRUCT, ASK, DESCRIBE) on the results.
+
+    Example: fincrime query queries/suspicious-chains.rq --job demo_20250101_001 --format csv
+    """
+    from fincrime.stores.query import check_syntax, run_embedded, run_remote
+    from fincrime.stores.results import FORMATS, write_result
+    from fincrime.workspace import Workspace
+
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    text, source = _read_query(query_file)
+    if endpoint:
+        if job:
+            raise InputError("--job applies to the embedded store; with --endpoint name graphs in the query")
+        if check:
+            check_syntax(text, source)
+        auth = None
+        if password_env:
+            auth = {"type": "digest" if digest else "basic", "password_env": password_env}
+            if user_env:
+                auth["user_env"] = user_env
+            else:
+                raise InputError("--password-env needs --user-env")
+        result = run_remote(endpoint, text, source=source, auth=auth)
+    else:
+        result = run_embedded(Workspace.from_env().store_dir, text, source=source, job_id=job)
+    if fmt is None:
+        fmt = "table" if console.is_terminal else ("nt" if result.form == "graph" else "csv")
+    if fmt == "table":
+        write_result(result, fmt, sys.stdout, console=console)
+    else:
+        write_result(result, fmt, sys.stdout)
+        sys.stdout.flush()
+
+
+def _named_targets(workspace: Any) -> dict[str, dict[str, Any]]:
+    """Targets defined once for the workspace in ``FINCRIME_HOME/targets.json``."""
+    path = workspace.home / "targets.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
+    items = data.items() if isinstance(data, dict) else ((t.get("name"), t) for t in data)
+    return {name: {**t, "name": name} for name, t in items if name}
+
+
+def resolve_targets(job_files: Any, workspace: Any, target: str | None, type_: str | None) -> list[dict[str, Any]]:
+    """Which targets ``fincrime load`` uses: by name, inline JSON, by type, or the job's own."""
+    from fincrime.stores import validate_target
+
+    declared = job_files.spec_targets()
+    if target:
+        if target.lstrip().startswith("{"):
+            try:
+                chosen = [json.loads(target)]
+            except json.JSONDecodeError as exc:
+                raise InputError(f"--target: invalid JSON ({exc.msg} at column {exc.colno})") from None
+        else:
+            named = {**_named_targets(workspace), **{t["name"]: t for t in declared if t.get("name")}}
+            if target not in named:
+                known = ", ".join(sorted(named)) or "none"
+                raise InputError(f"--target {target!r}: no such target in job {job_files.job_id}'s spec or "
+                                 f"{workspace.home / 'targets.json'} (known: {known})")
+            chosen = [named[target]]
+    elif type_:
+        chosen = [t for t in declared if t.get("type") == type_] or [{"type": type_}]
+    else:
+        chosen = declared or [{"type": "oxigraph"}]
+    for i, t in enumerate(chosen):
+        validate_target(t, where=f"target {t.get('name') or i + 1}")
+    return chosen
+
+
+def load(
+    job: str = typer.Option(..., "--job", help="Job id (its folder is found under the output root)."),
+    target: str | None = typer.Option(None, "--target", help="Target name (from the job spec or FINCRIME_HOME/targets.json) or inline JSON."),
+    type_: str | None = typer.Option(None, "--type", help="Target type: oxigraph | sparql | gremlin | neptune."),
+    output: Path | None = typer.Option(None, "--output", help="Output root holding <dataset>/<job-id>/ (default ./output)."),
+) -> None:
+    """Load a finished job's results into its stores (again, or after a target was down).
+
+    Without --target/--type the job spec's targets are used (the embedded store if none).
+
+    Example: fincrime load --job demo_20250101_001 --target virtuoso
+    """
+    from rich.table import Table
+
+    from fincrime.stores import load_job, read_job
+    from fincrime.workspace import Workspace
+
+    workspace = Workspace.from_env(output)
+    job_dir = workspace.find_job_dir(job)
+    targets = resolve_targets(read_job(job_dir), workspace, target, type_)
+    table = Table("target", "type", "graph / files", "triples", "seconds", header_style="bold")
+    failures: list[str] = []
+    for t in targets:
+        label = t.get("name") or t["type"]
+        with console_err.status(f"loading {job} into {label}…"):
+            try:
+                report = load_job(job_dir, t, workspace)
+            except InputError:
+                raise
+            except FincrimeError as exc:
+                failures.append(f"{label}: {exc.one_line()}")
+                continue
+        where = report.get("graph") or ", ".join(report.get("files", []))
+        count = report.get("derived_triples", report.get("edges", ""))
+        table.add_row(label, report["type"], str(where), str(count), str(report.get("seconds", "")))
+    if table.row_count:
+        console.print(table)
+    for line in failures:
+        console_err.print(f"error: {line}", markup=False, highlight=False)
+    if failures:
+        console_err.print(f"results stay in {job_dir}; retry with `fincrime load --job {job}`",
+                          markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+def serve_sparql(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(7878, "--port", help="TCP port (0 picks a free one)."),
+    job: str | None = typer.Option(None, "--job", help="Serve only this job's graphs as the default graph."),
+    verbose: bool = typer.Option(False, "--verbose", help="Log every request."),
+) -> None:
+    """Serve the embedded store as a read-only SPARQL 1.1 endpoint.
+
+    Example: fincrime serve-sparql --port 7878   (then query http://127.0.0.1:7878/sparql)
+    """
+    from fincrime.stores.server import make_server
+    from fincrime.workspace import Workspace
+
+    server = make_server(Workspace.from_env().store_dir, host, port, job_id=job, verbose=verbose)
+    console_err.print(f"SPARQL endpoint (read-only): {server.url}  — Ctrl+C stops", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("query")(query)
+    app.command("load")(load)
+    app.command("serve-sparql")(serve_sparql)

@@ -1,0 +1,195 @@
+"""The embedded store: one persistent pyoxigraph store in the workspace, a named graph per job.
+
+Layout of the dataset:
+
+- ``urn:fincrime:job:<id>``: the job's derived triples (``derived.nt``);
+- ``urn:fincrime:input:<sha256>``: one input data file, addressed by content, so jobs over the
+  same data share it and a query over all jobs never sees an input triple twice;
+- ``urn:fincrime:catalog``: which job uses which input graphs and how many triples each holds.
+
+Loads go through ``Store.bulk_load`` (the fastest path pyoxigraph has) into a graph that was
+cleared first, so reloading a job replaces its graph and never duplicates anything. An input
+graph is recorded in the catalog only after its load finished: an interrupted load is redone.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from fincrime.errors import FincrimeError, InputError
+from fincrime.stores.jobfiles import JOB_GRAPH_PREFIX, InputFile, JobFiles, read_job
+
+CATALOG = ox.NamedNode("urn:fincrime:catalog")
+NS = "https://w3id.org/fincrime/store#"
+_USES_INPUT = ox.NamedNode(NS + "usesInput")
+_TRIPLES = ox.NamedNode(NS + "triples")
+_LOADED_AT = ox.NamedNode(NS + "loadedAt")
+_SOURCE = ox.NamedNode(NS + "source")
+_XSD_INT = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+_XSD_DT = ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")
+
+# Another process (a job runner, a second CLI) may hold RocksDB's lock for a moment.
+_LOCK_WAIT_SECONDS = 10.0
+
+
+def open_store(path: Path, *, read_only: bool = False) -> ox.Store:
+    """Opens the store at ``path``; waits a little for another writer, then fails clearly."""
+    if read_only:
+        if not path.is_dir():
+            raise InputError(
+                f"{path}: no embedded store yet",
+                hint="run a job or `fincrime load --job ID` first",
+            )
+        try:
+            return ox.Store.read_only(str(path))
+        except OSError as exc:
+            raise FincrimeError(f"{path}: cannot open the embedded store read-only: {exc}") from None
+    path.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return ox.Store(str(path))
+        except OSError as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise FincrimeError(
+                    f"{path}: cannot open the embedded store: {exc}",
+                    hint="another fincrime process may be writing to it; retry when it ends",
+                ) from None
+            time.sleep(0.2)
+
+
+def _count(store: ox.Store, graph: ox.NamedNode) -> int:
+    result = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+    return int(next(iter(result))["n"].value)
+
+
+def _now() -> ox.Literal:
+    return ox.Literal(datetime.now(UTC).isoformat(timespec="seconds"), datatype=_XSD_DT)
+
+
+@contextmanager
+def _rdf_input(path: Path) -> Iterator[dict[str, Any]]:
+    """Keyword arguments for ``bulk_load``: a path, or a decompressing stream for ``.gz``."""
+    if path.name.endswith(".gz"):
+        with gzip.open(path, "rb") as fh:
+            yield {"input": fh}
+    else:
+        yield {"path": str(path)}
+
+
+def bulk_load_graph(store: ox.Store, path: Path, graph: ox.NamedNode) -> int:
+    """Replaces ``graph`` with the N-Triples of ``path``; returns the graph's triple count."""
+    store.remove_graph(graph) if store.contains_named_graph(graph) else None
+    try:
+        with _rdf_input(path) as source:
+            store.bulk_load(format=ox.RdfFormat.N_TRIPLES, to_graph=graph, **source)
+    except SyntaxError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return _count(store, graph)
+
+
+class EmbeddedStore:
+    """The workspace's pyoxigraph store.
+
+    >>> import tempfile, pathlib
+    >>> s = EmbeddedStore(pathlib.Path(tempfile.mkdtemp()) / "store")
+    >>> s.jobs()
+    []
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.store = open_store(self.path, read_only=read_only)
+
+    # ----------------------------------------------------------------- loading
+    def _input_loaded(self, inp: InputFile) -> bool:
+        node = ox.NamedNode(inp.graph)
+        return any(self.store.quads_for_pattern(node, _TRIPLES, None, CATALOG))
+
+    def _load_input(self, inp: InputFile) -> dict[str, Any]:
+        node = ox.NamedNode(inp.graph)
+        if self._input_loaded(inp) and self.store.contains_named_graph(node):
+            return {"graph": inp.graph, "path": str(inp.path), "loaded": False}
+        for quad in list(self.store.quads_for_pattern(node, None, None, CATALOG)):
+            self.store.remove(quad)
+        n = bulk_load_graph(self.store, inp.path, node)
+        self.store.extend(
+            [
+                ox.Quad(node, _SOURCE, ox.Literal(str(inp.path)), CATALOG),
+                ox.Quad(node, _LOADED_AT, _now(), CATALOG),
+                ox.Quad(node, _TRIPLES, ox.Literal(str(n), datatype=_XSD_INT), CATALOG),
+            ]
+        )
+        return {"graph": inp.graph, "path": str(inp.path), "loaded": True, "triples": n}
+
+    def load_job(self, job: JobFiles, *, with_inputs: bool = True) -> dict[str, Any]:
+        """Loads a job's derived triples (and its input data) into their named graphs."""
+        start = time.perf_counter()
+        inputs = [self._load_input(inp) for inp in job.inputs] if with_inputs else []
+        node = ox.NamedNode(job.graph)
+        for quad in list(self.store.quads_for_pattern(node, None, None, CATALOG)):
+            self.store.remove(quad)
+        n = bulk_load_graph(self.store, job.derived, node)
+        catalog = [
+            ox.Quad(node, _SOURCE, ox.Literal(str(job.derived)), CATALOG),
+            ox.Quad(node, _LOADED_AT, _now(), CATALOG),
+            ox.Quad(node, _TRIPLES, ox.Literal(str(n), datatype=_XSD_INT), CATALOG),
+        ]
+        catalog += [ox.Quad(node, _USES_INPUT, ox.NamedNode(i.graph), CATALOG) for i in job.inputs]
+        self.store.extend(catalog)
+        self.store.flush()
+        return {
+            "type": "oxigraph",
+            "store": str(self.path),
+            "graph": job.graph,
+            "derived_triples": n,
+            "inputs": inputs,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+
+    # ---------------------------------------------------------------- querying
+    def jobs(self) -> list[str]:
+        """Ids of the jobs loaded, sorted."""
+        ids = {
+            q.subject.value[len(JOB_GRAPH_PREFIX) :]
+            for q in self.store.quads_for_pattern(None, _TRIPLES, None, CATALOG)
+            if q.subject.value.startswith(JOB_GRAPH_PREFIX)
+        }
+        return sorted(ids)
+
+    def job_graphs(self, job_id: str | None) -> list[ox.NamedNode]:
+        """The graphs forming a job's view (its derived graph and its inputs), or all data."""
+        if job_id is None:
+            return [g for g in self.store.named_graphs() if g != CATALOG]
+        node = ox.NamedNode(JOB_GRAPH_PREFIX + job_id)
+        if not any(self.store.quads_for_pattern(node, _TRIPLES, None, CATALOG)):
+            known = ", ".join(self.jobs()) or "none"
+            raise InputError(f"job {job_id!r} is not in the embedded store (loaded: {known})",
+                             hint=f"load it with `fincrime load --job {job_id}`")
+        inputs = [q.object for q in self.store.quads_for_pattern(node, _USES_INPUT, None, CATALOG)]
+        return [node, *inputs]
+
+    def query(self, text: str, *, job_id: str | None = None) -> Any:
+        """Runs a SPARQL query over one job's graphs or all of them (union default graph).
+
+        Raises ``SyntaxError`` (pyoxigraph's, ``error at L:C: ...``) for a bad query.
+        """
+        graphs = self.job_graphs(job_id)
+        # An empty list would mean "the store's default graph"; an unused graph keeps it empty.
+        default = graphs or [ox.NamedNode("urn:fincrime:empty")]
+        return self.store.query(text, default_graph=default)
+
+
+def load_embedded(job_dir: str | Path, target: dict[str, Any], store_dir: Path) -> dict[str, Any]:
+    """``load_job`` for ``{"type": "oxigraph"}``; ``"location"`` overrides the workspace store."""
+    location = Path(target["location"]) if target.get("location") else store_dir
+    job = read_job(job_dir)
+    return EmbeddedStore(location).load_job(job, with_inputs=target.get("inputs", True))

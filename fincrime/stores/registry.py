@@ -1,0 +1,98 @@
+"""Target types as plugins, registered by name and imported only when used (as rdflib does).
+
+A target type is a function ``load(job_dir, target, workspace) -> dict``. Built-in types are
+registered below; other packages add theirs with :func:`register` or through the entry-point
+group ``fincrime.stores`` (``name = "package.module:function"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from fincrime.errors import InputError
+
+Loader = Callable[..., dict[str, Any]]
+ENTRY_POINT_GROUP = "fincrime.stores"
+
+
+@dataclass(frozen=True)
+class Plugin:
+    name: str
+    module: str
+    attr: str
+
+    def load(self) -> Loader:
+        return getattr(importlib.import_module(self.module), self.attr)
+
+
+_plugins: dict[str, Plugin] = {}
+
+
+def register(name: str, module: str, attr: str) -> None:
+    """Registers (or replaces) the loader of target type ``name``.
+
+    >>> register("oxigraph", "fincrime.stores.targets", "load_oxigraph")
+    >>> get("oxigraph").__name__
+    'load_oxigraph'
+    """
+    _plugins[name] = Plugin(name, module, attr)
+
+
+def _from_entry_points() -> None:
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _plugins:
+            module, _, attr = ep.value.partition(":")
+            register(ep.name, module, attr)
+
+
+def names() -> list[str]:
+    _from_entry_points()
+    return sorted(_plugins)
+
+
+def get(name: str) -> Loader:
+    """The loader of target type ``name``; an unknown name is an :class:`InputError`."""
+    if name not in _plugins:
+        _from_entry_points()
+    if name not in _plugins:
+        raise InputError(f"unknown load target type {name!r} (known: {', '.join(names())})")
+    return _plugins[name].load()
+
+
+@cache
+def targets_schema() -> dict[str, Any]:
+    """The JSON Schema of a job spec's ``targets`` list (``targets.schema.json``)."""
+    return json.loads((Path(__file__).with_name("targets.schema.json")).read_text(encoding="utf-8"))
+
+
+def validate_target(target: Any, *, where: str = "target") -> None:
+    """Checks one target dict against the schema of its type; one clear line on failure.
+
+    Types added by plugins are not in the built-in schema; they validate themselves.
+    """
+    import jsonschema
+
+    if not isinstance(target, dict) or not isinstance(target.get("type"), str):
+        raise InputError(f"{where}: a target is an object with a \"type\" (one of {', '.join(names())})")
+    schema = targets_schema()
+    if target["type"] not in schema["$defs"]:
+        get(target["type"])
+        return
+    sub = {"$defs": schema["$defs"], "$ref": f"#/$defs/{target['type']}"}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(sub).iter_errors(target))
+    if error is not None:
+        path = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        raise InputError(f"{where}{path}: {error.message}")
+
+
+register("oxigraph", "fincrime.stores.targets", "load_oxigraph")
+register("sparql", "fincrime.stores.targets", "load_sparql")
+register("gremlin", "fincrime.stores.targets", "load_gremlin")
+register("neptune", "fincrime.stores.targets", "load_neptune")

@@ -1,0 +1,33 @@
+"""The built-in target types: each turns a target dict into a load of one job folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fincrime.stores.jobfiles import read_job
+from fincrime.workspace import Workspace
+
+
+def load_oxigraph(job_dir: Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+    from fincrime.stores.embedded import load_embedded
+
+    return load_embedded(job_dir, target, workspace.store_dir)
+
+
+def load_sparql(job_dir: Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+    from fincrime.stores.sparql_remote import SparqlServer
+
+    return SparqlServer(target).load_job(read_job(job_dir), with_inputs=target.get("inputs", True))
+
+
+def load_gremlin(job_dir: Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+    from fincrime.stores.gremlin import load_gremlin_target
+
+    return load_gremlin_target(read_job(job_dir), target, workspace)
+
+
+def load_neptune(job_dir: Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+    from fincrime.stores.neptune import write_neptune_files
+
+    return write_neptune_files(read_job(job_dir), target)
