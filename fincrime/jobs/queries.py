@@ -1,0 +1,137 @@
+"""The query phase: every ``.rq`` over the input data plus the derived triples, in memory.
+
+Results go to ``queries/``: ``<query>.rq.nt`` for CONSTRUCT/DESCRIBE and for ``SELECT ?S ?P ?O``
+(the reference's way of extracting triples), ``<query>.rq.csv`` / ``<query>.rq.json`` (SPARQL
+1.1 results formats) for other SELECTs and ``<query>.rq.json`` for ASK.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from fincrime.errors import FincrimeError
+from fincrime.jobs.outputs import write_atomic
+from fincrime.vocab import PARAM, PARAM_SUBJECT, XSD
+
+
+def param_triples(params: Mapping[str, Any]) -> list[ox.Triple]:
+    """The job's parameters as ``[param:job, param:<name>, value]`` triples, typed like the rules see them.
+
+    >>> [str(t.object) for t in param_triples({"highValueThreshold": 10000, "flag": True})]
+    ['"10000"^^<http://www.w3.org/2001/XMLSchema#integer>', '"true"^^<http://www.w3.org/2001/XMLSchema#boolean>']
+    """
+    out = []
+    for name, value in params.items():
+        if isinstance(value, bool):
+            lit = ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD + "boolean"))
+        elif isinstance(value, int):
+            lit = ox.Literal(str(value), datatype=ox.NamedNode(XSD + "integer"))
+        elif isinstance(value, float):
+            lit = ox.Literal(repr(value), datatype=ox.NamedNode(XSD + "decimal"))
+        else:
+            lit = ox.Literal(str(value))
+        out.append(ox.Triple(ox.NamedNode(PARAM_SUBJECT), ox.NamedNode(PARAM + name), lit))
+    return out
+
+
+def load_store(data_files: list[Path], derived: Path | None, params: Mapping[str, Any]) -> ox.Store:
+    """An in-memory store with the data, the derived triples and the parameters."""
+    store = ox.Store()
+    for path in [*data_files, *([derived] if derived else [])]:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        try:
+            with opener(path, "rb") as fh:
+                store.bulk_load(input=fh, format=ox.RdfFormat.N_TRIPLES)
+        except SyntaxError as exc:
+            raise FincrimeError(f"{path}: not valid N-Triples: {exc}") from None
+    if params:
+        store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in param_triples(params))
+    return store
+
+
+def output_names(queries: list[Path], root: Path) -> dict[Path, str]:
+    """Result base names (``x.rq``); files of the same name in different folders get their path.
+
+    >>> output_names([Path("/d/a/x.rq"), Path("/d/b/x.rq"), Path("/d/y.rq")], Path("/d"))
+    {PosixPath('/d/a/x.rq'): 'a__x.rq', PosixPath('/d/b/x.rq'): 'b__x.rq', PosixPath('/d/y.rq'): 'y.rq'}
+    """
+    names = [q.name for q in queries]
+    return {q: (q.relative_to(root).as_posix().replace("/", "__") if names.count(q.name) > 1 else q.name) for q in queries}
+
+
+def _is_spo(variables: list[ox.Variable]) -> bool:
+    return [v.value.lower() for v in variables] == ["s", "p", "o"]
+
+
+def _triples_from(solutions: ox.QuerySolutions) -> list[ox.Triple] | None:
+    triples = []
+    for row in solutions:
+        s, p, o = row[0], row[1], row[2]
+        if not isinstance(s, ox.NamedNode | ox.BlankNode) or not isinstance(p, ox.NamedNode) or o is None:
+            return None
+        triples.append(ox.Triple(s, p, o))
+    return triples
+
+
+def run_query(store: ox.Store, query: Path, out_dir: Path, name: str, formats: list[str]) -> dict[str, Any]:
+    """Runs one query; returns ``{"kind", "rows", "files"}`` (files relative to ``out_dir``'s parent)."""
+    text = query.read_text(encoding="utf-8")
+    try:
+        result = store.query(text)
+    except (SyntaxError, OSError, ValueError) as exc:
+        raise FincrimeError(f"{query}: query failed: {exc}") from None
+    files: list[Path] = []
+    if isinstance(result, ox.QueryBoolean):
+        path = out_dir / f"{name}.json"
+        write_atomic(path, result.serialize(format=ox.QueryResultsFormat.JSON))
+        info = {"kind": "ask", "rows": 1, "value": bool(result)}
+        files.append(path)
+    elif isinstance(result, ox.QueryTriples):
+        data = result.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
+        path = out_dir / f"{name}.nt"
+        write_atomic(path, data)
+        info = {"kind": "construct", "rows": data.count(b"\n")}
+        files.append(path)
+    else:
+        spo = _is_spo(result.variables)
+        raw = result.serialize(format=ox.QueryResultsFormat.JSON) or b""
+        triples = _triples_from(ox.parse_query_results(raw, format=ox.QueryResultsFormat.JSON)) if spo else None
+        if triples is not None:
+            path = out_dir / f"{name}.nt"
+            write_atomic(path, ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"")
+            info = {"kind": "select-triples", "rows": len(triples)}
+            files.append(path)
+        else:
+            info = {"kind": "select", "rows": len(json.loads(raw)["results"]["bindings"])}
+            if "json" in formats:
+                files.append(out_dir / f"{name}.json")
+                write_atomic(files[-1], raw)
+            if "csv" in formats:
+                parsed = ox.parse_query_results(raw, format=ox.QueryResultsFormat.JSON)
+                files.append(out_dir / f"{name}.csv")
+                write_atomic(files[-1], parsed.serialize(format=ox.QueryResultsFormat.CSV) or b"")
+    info["files"] = [f.relative_to(out_dir.parent).as_posix() for f in files]
+    return info
+
+
+def run_queries(
+    store: ox.Store,
+    queries: list[Path],
+    root: Path,
+    out_dir: Path,
+    formats: list[str],
+    on_done: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Runs every query into ``out_dir``; ``on_done(name, info)`` after each."""
+    results = {}
+    for query, name in output_names(queries, root).items():
+        results[name] = run_query(store, query, out_dir, name, formats)
+        if on_done:
+            on_done(name, results[name])
+    return results

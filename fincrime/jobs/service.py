@@ -1,0 +1,141 @@
+"""Turning spec files into registered jobs, and telling people when jobs end.
+
+Shared by ``fincrime run`` and ``fincrime watch``: a spec is validated completely; a rejected
+one gets ``<spec>.errors.json`` beside it and a ``rejected`` entry in the registry, an accepted
+one a ``queued`` entry with its resolved spec. Nothing is written to the output folder before
+a spec is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from fincrime.jobs import registry as R
+from fincrime.jobs.notify import deliver, payload_for
+from fincrime.jobs.outputs import JobLog, write_json_atomic
+from fincrime.jobs.problems import Problem, SpecRejected
+from fincrime.jobs.safejson import read_limited
+from fincrime.jobs.schema import spec_schema
+from fincrime.jobs.spec import ValidSpec, dataset_id, memory_mb, spec_stem, validate_spec
+
+
+@dataclass
+class Submission:
+    job_id: str
+    status: str
+    problems: list[Problem] = field(default_factory=list)
+    spec: ValidSpec | None = None
+
+
+def errors_path(spec_path: Path) -> Path:
+    return spec_path.with_name(spec_path.name + ".errors.json")
+
+
+def _salvage_notify(spec_path: Path, env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The notify targets of a rejected spec that are themselves valid, so its author hears of it."""
+    try:
+        doc = read_limited(spec_path)
+    except Exception:
+        return []
+    targets = doc.get("notify") if isinstance(doc, dict) else None
+    if not isinstance(targets, list):
+        return []
+    item = spec_schema()["properties"]["notify"]["items"]
+    good = []
+    for target in targets:
+        if jsonschema.Draft202012Validator(item).is_valid(target) and all(
+            target.get(k) in env for k in ("username_env", "password_env", "token_env", "secret_env") if k in target
+        ):
+            good.append(target)
+    return good
+
+
+def submit(
+    registry: R.Registry,
+    spec_path: str | os.PathLike[str],
+    output_root: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    engine: str | None = None,
+) -> Submission:
+    """Validates a spec and registers it as ``queued`` or ``rejected`` (never raises for bad specs).
+
+    ``params`` and ``engine`` override the spec's (the CLI's ``--param`` and ``--engine``).
+    """
+    env = os.environ if env is None else env
+    path = Path(spec_path).absolute()
+    sha = None
+    try:
+        valid = validate_spec(path, env=env)
+    except SpecRejected as exc:
+        problems = exc.problems
+        try:
+            from fincrime.jobs.spec import sha256_file
+
+            sha = sha256_file(path)
+        except OSError:
+            pass
+        salvage = _salvage_notify(path, env) if path.is_file() else []
+        job_id = registry.new_job(
+            dataset=dataset_id(path.parent.name), name=spec_stem(path), spec_path=str(path), spec_sha256=sha,
+            status=R.REJECTED, problems=[p.to_dict() for p in problems],
+            resolved={"spec": {"notify": salvage}} if salvage else None,
+            message=f"{len(problems)} problem(s): " + "; ".join(p.render() for p in problems[:3]),
+        )
+        report = {"spec": str(path), "job": job_id, "rejected_at": R.now_iso(), "problems": [p.to_dict() for p in problems]}
+        if path.parent.is_dir():
+            write_json_atomic(errors_path(path), report)
+        return Submission(job_id, R.REJECTED, problems)
+    if params:
+        valid.spec["params"] = {**valid.spec.get("params", {}), **params}
+    if engine:
+        valid.spec["engine"] = {**valid.spec.get("engine", {}), "type": engine}
+    errors_path(path).unlink(missing_ok=True)
+    engine_spec = valid.spec.get("engine", {})
+    resolved = {"spec": valid.resolved(), "dataset_dir": str(valid.dataset_dir), "notes": valid.notes}
+    job_id = registry.new_job(
+        dataset=valid.dataset, name=valid.spec.get("name"), spec_path=str(path), spec_sha256=valid.sha256,
+        status=R.QUEUED, output_root=str(Path(output_root).absolute()), resolved=resolved,
+        cores=int(engine_spec.get("cores", 1)), memory_mb=memory_mb(engine_spec.get("memory")),
+        message=f"accepted {path.name}" + (" (reference spec, mapped)" if valid.notes.get("reference") else ""),
+    )
+    return Submission(job_id, R.QUEUED, [], valid)
+
+
+def notify_finished(registry: R.Registry, job_id: str, *, env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Sends a finished job's notifications once (whoever calls first); returns the delivery reports."""
+    env = os.environ if env is None else env
+    job = registry.get(job_id)
+    if job.status not in R.FINAL or job.notified:
+        return []
+    spec = (job.resolved or {}).get("spec", {})
+    targets = spec.get("notify") or []
+    if not registry.mark_notified(job_id, f"notifying {len(targets)} target(s)" if targets else "no notify targets"):
+        return []
+    if not targets:
+        return []
+    retry = spec.get("retry", {})
+    reports = deliver(targets, payload_for(job), env, attempts=int(retry.get("attempts", 3)),
+                      backoff=float(retry.get("backoff_seconds", 2.0)))
+    if job.output_dir and Path(job.output_dir).is_dir():
+        log = JobLog(Path(job.output_dir) / "log.jsonl", job_id)
+        for report in reports:
+            log("notify", **report)
+        log.close()
+    summary = "; ".join(f"{r['type']} {'sent' if r['ok'] else 'FAILED'}: {r.get('detail')}" for r in reports)
+    registry.add_event(job_id, summary)
+    return reports
+
+
+def load_errors(spec_path: Path) -> dict[str, Any] | None:
+    """The rejection report beside a spec, if any."""
+    path = errors_path(spec_path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

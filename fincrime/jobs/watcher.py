@@ -1,0 +1,257 @@
+"""``fincrime watch``: start jobs as spec files appear, within workers, cores and memory.
+
+Each loop: give back jobs whose worker died (they resume), send notifications still owed,
+pick up specs that stopped changing, start queued jobs while capacity allows, reap workers and
+stop those over their time limit. All state lives in the registry, so a restarted watcher
+carries on where the last one stopped: specs already seen are not run again, queued jobs start,
+interrupted ones resume.
+
+A spec is read only once it is *complete*: unchanged (size and mtime) for ``settle`` seconds
+and parseable JSON. A file that stays unparseable is rejected only after ``reject_after``
+seconds without change, because a slow writer may pause mid-file. Names starting with ``.``
+are ignored, so writers can also write ``.name.job.json`` and rename it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from fincrime.jobs import registry as R
+from fincrime.jobs.safejson import JsonLimitError, read_limited
+from fincrime.jobs.service import notify_finished, submit
+from fincrime.jobs.spec import is_spec_file, sha256_file
+from fincrime.workspace import Workspace
+
+SCAN_DEPTH = 2  # INPUT/<dataset>/<spec> (and INPUT/<spec> when INPUT is a dataset folder)
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    since: float
+
+
+@dataclass
+class _Worker:
+    job_id: str
+    process: subprocess.Popen[bytes]
+    cores: int
+    memory_mb: int
+    started: float
+    timeout: float | None
+    log: IO[bytes]
+
+
+@dataclass
+class WatchOptions:
+    workers: int = 2
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    memory_mb: int = 0  # 0: no memory budget
+    interval: float = 1.0
+    settle: float = 1.0
+    reject_after: float = 10.0
+    lease_timeout: float = 30.0
+    max_attempts: int = 3
+    once: bool = False
+
+
+def _memory_total_mb() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+class Watcher:
+    """Watches ``input_dir``; ``run()`` loops until stopped (or, with ``once``, until idle)."""
+
+    def __init__(self, input_dir: Path, workspace: Workspace, options: WatchOptions,
+                 say: Callable[[str], None] = print) -> None:
+        self.input_dir = input_dir.resolve()
+        self.workspace = workspace
+        self.options = options
+        self.say = say
+        self.registry = R.Registry(workspace.registry_path)
+        self.lease = R.Lease.mine()
+        self.workers: dict[str, _Worker] = {}
+        self._seen: dict[Path, _Seen] = {}
+        self._settled: dict[Path, tuple[int, int]] = {}
+        self._stop = False
+        if not options.memory_mb:
+            options.memory_mb = _memory_total_mb()
+
+    # ---- scope -----------------------------------------------------------------------------
+    def _ours(self, job: R.JobRecord) -> bool:
+        return job.spec_path.startswith(str(self.input_dir) + os.sep)
+
+    def _spec_files(self) -> list[Path]:
+        found = []
+        for depth in range(1, SCAN_DEPTH + 1):
+            for path in self.input_dir.glob("/".join(["*"] * depth)):
+                if is_spec_file(path) and not any(part.startswith(".") for part in path.relative_to(self.input_dir).parts):
+                    found.append(path)
+        return sorted(found)
+
+    # ---- steps -----------------------------------------------------------------------------
+    def recover(self) -> None:
+        for job_id in self.registry.requeue_stale(timeout=self.options.lease_timeout, max_attempts=self.options.max_attempts):
+            if job_id not in self.workers:
+                self.say(f"{job_id}: {self.registry.get(job_id).status} (its worker was gone)")
+        for job in self.registry.unnotified():
+            if self._ours(job):
+                for report in notify_finished(self.registry, job.id):
+                    self.say(f"{job.id}: {report['type']} {'sent' if report['ok'] else 'FAILED'}: {report.get('detail')}")
+
+    def scan(self) -> int:
+        """Submits every spec that became complete; returns how many are still settling."""
+        now = time.monotonic()
+        pending = 0
+        for path in self._spec_files():
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            key = (st.st_size, st.st_mtime_ns)
+            if self._settled.get(path) == key:
+                continue
+            seen = self._seen.get(path)
+            if seen is None or (seen.size, seen.mtime_ns) != key:
+                self._seen[path] = _Seen(st.st_size, st.st_mtime_ns, now)
+                pending += 1
+                continue
+            quiet = now - seen.since
+            if quiet < self.options.settle:
+                pending += 1
+                continue
+            try:
+                sha = sha256_file(path)
+            except OSError:
+                continue
+            if self.registry.spec_seen(str(path.absolute()), sha):
+                self._settled[path] = key
+                continue
+            try:
+                read_limited(path)
+            except JsonLimitError:
+                if quiet < self.options.reject_after:
+                    pending += 1  # maybe still being written by a slow writer
+                    continue
+            except OSError:
+                continue
+            self._settled[path] = key
+            sub = submit(self.registry, path, self.workspace.output_root)
+            if sub.status == R.REJECTED:
+                self.say(f"{sub.job_id}: rejected {path.name}: {len(sub.problems)} problem(s), see {path.name}.errors.json")
+            else:
+                self.say(f"{sub.job_id}: queued ({path.relative_to(self.input_dir)})")
+        return pending
+
+    def _fits(self, job: R.JobRecord) -> bool:
+        if len(self.workers) >= self.options.workers:
+            return False
+        if not self.workers:
+            return True  # a job bigger than the whole budget still runs, alone
+        cores = sum(w.cores for w in self.workers.values()) + job.cores
+        memory = sum(w.memory_mb for w in self.workers.values()) + job.memory_mb
+        return cores <= self.options.cores and (not self.options.memory_mb or memory <= self.options.memory_mb)
+
+    def schedule(self) -> None:
+        for job in self.registry.queued():
+            if not self._ours(job) or job.id in self.workers:
+                continue
+            if not self._fits(job):
+                if len(self.workers) >= self.options.workers:
+                    return
+                continue
+            token = secrets.token_hex(16)
+            if not self.registry.claim(job.id, R.Lease(token, self.lease.host, self.lease.pid)):
+                continue
+            self._spawn(job, token)
+
+    def _spawn(self, job: R.JobRecord, token: str) -> None:
+        job_dir = Path(job.output_dir or self.workspace.job_dir(job.dataset, job.id))
+        job_dir.mkdir(parents=True, exist_ok=True)
+        log = open(job_dir / "worker.log", "ab")  # noqa: SIM115 - closed when the worker is reaped
+        cmd = [sys.executable, "-m", "fincrime.jobs.worker", job.id, "--claim", token,
+               "--home", str(self.workspace.home), "--output", str(self.workspace.output_root)]
+        process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        timeout = (job.resolved or {}).get("spec", {}).get("timeout_minutes")
+        self.workers[job.id] = _Worker(job.id, process, job.cores, job.memory_mb, time.monotonic(),
+                                       float(timeout) * 60 if timeout else None, log)
+        self.say(f"{job.id}: started (pid {process.pid}, attempt {job.attempts + 1})")
+
+    def reap(self) -> None:
+        for job_id, worker in list(self.workers.items()):
+            if worker.timeout and time.monotonic() - worker.started > worker.timeout and worker.process.poll() is None:
+                worker.process.kill()
+                worker.process.wait()
+                if self.registry.abort(job_id, R.FAILED, f"stopped: ran longer than its {worker.timeout / 60:g} minute limit"):
+                    self.say(f"{job_id}: failed (time limit)")
+            code = worker.process.poll()
+            if code is None:
+                continue
+            worker.log.close()
+            del self.workers[job_id]
+            job = self.registry.get(job_id)
+            if job.status in R.FINAL:
+                self.say(f"{job_id}: {job.status}" + (f" — {job.error}" if job.error else f" ({job.output_dir})"))
+                notify_finished(self.registry, job_id)
+            elif job.status != R.QUEUED:
+                self.say(f"{job_id}: worker exited with code {code} while {job.status}; it will resume")
+
+    # ---- loop ------------------------------------------------------------------------------
+    def stop(self, *_: Any) -> None:
+        self._stop = True
+
+    def idle(self, pending: int) -> bool:
+        return not pending and not self.workers and not any(self._ours(j) for j in self.registry.queued())
+
+    def run(self) -> None:
+        handlers = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.say(f"watching {self.input_dir} -> {self.workspace.output_root} "
+                 f"(workers {self.options.workers}, cores {self.options.cores}, memory {self.options.memory_mb} MiB)")
+        try:
+            while not self._stop:
+                self.recover()
+                pending = self.scan()
+                self.reap()
+                self.schedule()
+                if self.options.once and self.idle(pending):
+                    self.recover()  # last notifications
+                    break
+                time.sleep(self.options.interval)
+        finally:
+            self.shutdown()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+
+    def shutdown(self, grace: float = 15.0) -> None:
+        """Stops workers: their jobs go back to the queue and resume at the next start."""
+        if not self.workers:
+            self.registry.close()
+            return
+        self.say(f"stopping {len(self.workers)} running job(s); they resume at the next start")
+        for worker in self.workers.values():
+            if worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for worker in self.workers.values():
+            try:
+                worker.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+            worker.log.close()
+        self.workers.clear()
+        self.registry.requeue_stale(timeout=self.options.lease_timeout, max_attempts=self.options.max_attempts + 1)
+        self.registry.close()
