@@ -1,0 +1,83 @@
+"""Executors of the rule plan, behind one entry point.
+
+>>> from fincrime.rules import parse_program
+>>> from fincrime.engine import materialize_frame
+>>> import polars as pl
+>>> prog = parse_program("[?x, :reaches, ?z] :- [?x, :pays, ?z] . "
+...     "[?x, :reaches, ?z] :- [?x, :reaches, ?y], [?y, :pays, ?z] .", prefixes={"": "http://e/"})
+>>> data = pl.DataFrame({"s": ["<http://e/a>", "<http://e/b>"], "p": ["<http://e/pays>"] * 2,
+...     "o": ["<http://e/b>", "<http://e/c>"]})
+>>> sorted(materialize_frame(prog, data).triples())[0]
+('<http://e/a>', '<http://e/reaches>', '<http://e/b>')
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from fincrime.engine.memory.executor import MemoryExecutor
+from fincrime.engine.result import Result
+from fincrime.errors import InputError
+from fincrime.rdf.ntriples import read_ntriples
+from fincrime.rules.ast import Program
+from fincrime.rules.plan import build_plan
+
+ENGINES = ("memory", "spark")
+ProgressFn = Callable[[str], None]
+
+
+def materialize(
+    program: Program,
+    data_paths: Sequence[str | os.PathLike[str]] | Iterable[str | os.PathLike[str]],
+    engine: str = "memory",
+    engine_options: Mapping[str, Any] | None = None,
+    progress: bool | ProgressFn = False,
+) -> Result:
+    """Load N-Triples files (plain or gzip) and materialize the program over them."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r} (choose one of {', '.join(ENGINES)})")
+    if engine == "spark":
+        from fincrime.engine.spark import materialize_spark
+
+        return materialize_spark(program, list(data_paths), engine_options or {}, progress)
+    say = _reporter(progress)
+    started = time.perf_counter()
+    triples = read_ntriples(data_paths)
+    parsed = time.perf_counter()
+    say(f"read {triples.height:,} triples in {parsed - started:.2f}s")
+    return _run(program, triples, say, {"parse": parsed - started})
+
+
+def materialize_frame(program: Program, triples: pl.DataFrame, progress: bool | ProgressFn = False) -> Result:
+    """Materialize over triples given as a frame of canonical term strings ``s, p, o``."""
+    return _run(program, triples, _reporter(progress), {})
+
+
+def _run(program: Program, triples: pl.DataFrame, say: ProgressFn, timings: dict[str, float]) -> Result:
+    plan = build_plan(program)
+    started = time.perf_counter()
+    executor = MemoryExecutor(base_for=lambda rp: rp.rule.base)
+    executor.load_terms(triples)
+    executor.commit()
+    input_rows = {k: len(r) for k, r in executor.relations.items()}
+    loaded = time.perf_counter()
+    timings["load"] = loaded - started
+    executor.run(plan, say)
+    timings["reason"] = time.perf_counter() - loaded
+    return Result(executor, input_rows, timings)
+
+
+def _reporter(progress: bool | ProgressFn) -> ProgressFn:
+    if callable(progress):
+        return progress
+    if progress:
+        return lambda message: print(message, flush=True)
+    return lambda _: None
+
+
+__all__ = ["ENGINES", "Result", "materialize", "materialize_frame"]

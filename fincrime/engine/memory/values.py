@@ -1,0 +1,118 @@
+"""Typed values of terms, vectorized.
+
+A term's value is described by a fixed set of attributes (:data:`ATTRS`): ``kind`` (0 IRI,
+1 blank node, 2 literal), ``lex`` (IRI text, blank label or literal lexical form), ``dt``
+(datatype IRI), ``lang``, ``num`` (float value of a numeric literal), ``ntype`` (numeric rank:
+1 integer, 2 decimal, 3 float, 4 double; 0 not numeric), ``time`` (microseconds since the epoch of
+an xsd:dateTime/xsd:date, UTC; a date-time without timezone is read as UTC) and ``boolv``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from fincrime.rdf.terms import (
+    INTEGER_TYPES,
+    RDF_LANGSTRING,
+    XSD_BOOLEAN,
+    XSD_DATE,
+    XSD_DATETIME,
+    XSD_DECIMAL,
+    XSD_DOUBLE,
+    XSD_FLOAT,
+    XSD_STRING,
+    unescape_string,
+)
+
+ATTRS = ("kind", "lex", "dt", "lang", "num", "ntype", "time", "boolv")
+DTYPES: dict[str, pl.DataType] = {
+    "kind": pl.Int8(),
+    "lex": pl.String(),
+    "dt": pl.String(),
+    "lang": pl.String(),
+    "num": pl.Float64(),
+    "ntype": pl.Int8(),
+    "time": pl.Int64(),
+    "boolv": pl.Boolean(),
+}
+KIND_IRI, KIND_BLANK, KIND_LITERAL = 0, 1, 2
+NUMERIC_DATATYPES = {1: "http://www.w3.org/2001/XMLSchema#integer", 2: XSD_DECIMAL, 3: XSD_FLOAT, 4: XSD_DOUBLE}
+
+_LITERAL_RE = r'^"(.*)"(@[^"]*|\^\^<[^>]*>)?$'
+_TZ_RE = r"(Z|[+-]\d\d:\d\d)$"
+
+
+def ntype_expr(dt: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(dt.is_in(list(INTEGER_TYPES))).then(pl.lit(1, pl.Int8))
+        .when(dt == XSD_DECIMAL).then(pl.lit(2, pl.Int8))
+        .when(dt == XSD_FLOAT).then(pl.lit(3, pl.Int8))
+        .when(dt == XSD_DOUBLE).then(pl.lit(4, pl.Int8))
+        .otherwise(pl.lit(0, pl.Int8))
+    )
+
+
+def time_expr(lex: pl.Expr, dt: pl.Expr) -> pl.Expr:
+    """Microseconds since the epoch (UTC) of xsd:dateTime / xsd:date lexical forms."""
+    tz = lex.str.extract(_TZ_RE, 1)
+    naive = lex.str.replace(_TZ_RE, "")
+    offset_min = (
+        pl.when(tz.is_null() | (tz == "Z")).then(pl.lit(0, pl.Int64))
+        .otherwise(
+            (tz.str.slice(1, 2).cast(pl.Int64, strict=False) * 60 + tz.str.slice(4, 2).cast(pl.Int64, strict=False))
+            * pl.when(tz.str.starts_with("-")).then(-1).otherwise(1)
+        )
+    )
+    dt_us = naive.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.epoch("us")
+    d_us = naive.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")).dt.epoch("us")
+    value = pl.when(dt == XSD_DATETIME).then(dt_us).when(dt == XSD_DATE).then(d_us)
+    return (value - offset_min * 60_000_000).cast(pl.Int64)
+
+
+def term_attributes(keys: pl.Series, names: list[str] | tuple[str, ...] = ATTRS) -> dict[str, pl.Series]:
+    """Attributes of canonical term strings, computed column-wise."""
+    frame = pl.DataFrame({"key": keys.cast(pl.String)})
+    key = pl.col("key")
+    frame = frame.with_columns(
+        pl.when(key.str.starts_with("<")).then(pl.lit(KIND_IRI, pl.Int8))
+        .when(key.str.starts_with("_:")).then(pl.lit(KIND_BLANK, pl.Int8))
+        .otherwise(pl.lit(KIND_LITERAL, pl.Int8)).alias("kind"),
+        key.str.extract_groups(_LITERAL_RE).alias("parts"),
+    ).unnest("parts").rename({"1": "body", "2": "suffix"})
+    body, suffix = pl.col("body"), pl.col("suffix")
+    needs_unescape = body.str.contains("\\", literal=True).fill_null(False)
+    if frame.select(needs_unescape.any()).item():
+        frame = frame.with_columns(
+            pl.when(needs_unescape)
+            .then(body.map_elements(unescape_string, return_dtype=pl.String))
+            .otherwise(body)
+            .alias("body")
+        )
+    kind = pl.col("kind")
+    frame = frame.with_columns(
+        pl.when(kind == KIND_IRI).then(key.str.slice(1, key.str.len_chars() - 2))
+        .when(kind == KIND_BLANK).then(key.str.slice(2))
+        .otherwise(body).alias("lex"),
+        pl.when(kind != KIND_LITERAL).then(pl.lit(None, pl.String))
+        .when(suffix.str.starts_with("@")).then(pl.lit(RDF_LANGSTRING))
+        .when(suffix.str.starts_with("^^")).then(suffix.str.slice(3, suffix.str.len_chars() - 4))
+        .otherwise(pl.lit(XSD_STRING)).alias("dt"),
+        pl.when(suffix.str.starts_with("@")).then(suffix.str.slice(1)).alias("lang"),
+    )
+    lex, dt = pl.col("lex"), pl.col("dt")
+    frame = frame.with_columns(ntype_expr(dt).alias("ntype"))
+    wanted = set(names)
+    extra = []
+    if "num" in wanted:
+        extra.append(pl.when(pl.col("ntype") > 0).then(lex.cast(pl.Float64, strict=False)).alias("num"))
+    if "time" in wanted:
+        extra.append(time_expr(lex, dt).alias("time"))
+    if "boolv" in wanted:
+        extra.append(
+            pl.when(dt == XSD_BOOLEAN)
+            .then(pl.when(lex.is_in(["true", "1"])).then(True).when(lex.is_in(["false", "0"])).then(False))
+            .alias("boolv")
+        )
+    if extra:
+        frame = frame.with_columns(extra)
+    return {n: frame[n].cast(DTYPES[n]) for n in names}

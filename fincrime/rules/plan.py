@@ -1,0 +1,431 @@
+"""The relational plan (IR) shared by every executor.
+
+A program is split into strata (stratified negation and aggregation); each stratum holds rule
+plans and is evaluated to a fixpoint semi-naively: a recursive rule is run once per body atom that
+can see new facts, with that atom reading only the facts of the last round (``delta``), the atoms
+before it the facts older than that (``old``) and the atoms after it all facts (``full``), so every
+combination with at least one new fact is produced exactly once.
+
+Atoms address relations by :class:`RelKey`: a triple atom with a constant predicate reads the
+relation of that predicate; ``rdf:type`` with a constant class reads that class's relation;
+a variable predicate reads every triple relation; tuple-table atoms read their table.
+
+The order of joins is chosen per evaluation by :func:`schedule` from relation sizes the executor
+reports, so one scheduling policy serves all executors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fincrime.errors import SourceError
+from fincrime.rdf.terms import iri
+from fincrime.rules.ast import (
+    AggBind,
+    Aggregate,
+    Atom,
+    Bind,
+    BodyItem,
+    Const,
+    Expr,
+    Filter,
+    Negation,
+    Program,
+    Rule,
+    Var,
+    expr_vars,
+)
+from fincrime.vocab import RDF_TYPE
+
+TYPE_IRI = iri(RDF_TYPE)
+
+
+@dataclass(frozen=True, slots=True)
+class RelKey:
+    """``kind`` is ``p`` (triples of one predicate: cols s, o), ``c`` (members of one class:
+    col s), ``t`` (a tuple table: cols c0..cn) or ``*`` (all triples)."""
+
+    kind: str
+    name: str = ""
+    arity: int = 2
+
+    def __str__(self) -> str:
+        if self.kind == "c":
+            return f"[?, a, {self.name}]"
+        if self.kind == "p":
+            return f"[?, {self.name}, ?]"
+        if self.kind == "t":
+            return f"{self.name}/{self.arity}"
+        return "[?, ?, ?]"
+
+
+ALL_TRIPLES = RelKey("*")
+
+
+def atom_key(atom: Atom) -> RelKey:
+    if atom.table is not None:
+        return RelKey("t", atom.table, len(atom.args))
+    _, p, o = atom.args
+    if isinstance(p, Const):
+        if p.term == TYPE_IRI and isinstance(o, Const):
+            return RelKey("c", o.term, 1)
+        return RelKey("p", p.term)
+    return ALL_TRIPLES
+
+
+def keys_overlap(a: RelKey, b: RelKey) -> bool:
+    """Could a fact of relation ``a`` be read by an atom of relation ``b`` (or vice versa)?"""
+    if a.kind == "t" or b.kind == "t":
+        return a == b
+    if a.kind == "*" or b.kind == "*":
+        return True
+    if a.kind == b.kind:
+        return a.name == b.name
+    p, c = (a, b) if a.kind == "p" else (b, a)
+    return p.name == TYPE_IRI and c.kind == "c"
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+@dataclass
+class BodyPlan:
+    """A conjunction: positive atoms plus the operations that refer to them."""
+
+    atoms: list[Atom]
+    filters: list[Filter]
+    binds: list[Bind]
+    negations: list[NegationPlan]
+    aggregates: list[AggregatePlan]
+
+    @property
+    def keys(self) -> list[RelKey]:
+        return [atom_key(a) for a in self.atoms]
+
+
+@dataclass
+class NegationPlan:
+    body: BodyPlan
+    exists: tuple[str, ...]
+    node: Negation
+
+
+@dataclass
+class AggregatePlan:
+    body: BodyPlan
+    group: tuple[str, ...]
+    binds: tuple[AggBind, ...]
+    node: Aggregate
+
+    @property
+    def outputs(self) -> set[str]:
+        return set(self.group) | {b.var for b in self.binds}
+
+
+@dataclass
+class RulePlan:
+    index: int  # position in the program, for statistics
+    rule: Rule
+    body: BodyPlan
+    recursive_atoms: list[int] = field(default_factory=list)  # atom positions that read delta
+
+    @property
+    def head(self) -> tuple[Atom, ...]:
+        return self.rule.head
+
+
+@dataclass
+class Stratum:
+    rules: list[RulePlan]
+    recursive: bool
+
+    @property
+    def head_keys(self) -> set[RelKey]:
+        return {atom_key(h) for r in self.rules for h in r.head}
+
+
+@dataclass
+class ProgramPlan:
+    facts: list[Rule]
+    strata: list[Stratum]
+
+    def rule_plans(self) -> list[RulePlan]:
+        return [r for s in self.strata for r in s.rules]
+
+
+def plan_body(items: tuple[BodyItem, ...]) -> BodyPlan:
+    body = BodyPlan([], [], [], [], [])
+    for item in items:
+        if isinstance(item, Atom):
+            body.atoms.append(item)
+        elif isinstance(item, Filter):
+            body.filters.append(item)
+        elif isinstance(item, Bind):
+            body.binds.append(item)
+        elif isinstance(item, Negation):
+            body.negations.append(NegationPlan(plan_body(item.body), item.exists, item))
+        elif isinstance(item, Aggregate):
+            body.aggregates.append(AggregatePlan(plan_body(item.body), item.group, item.binds, item))
+    return body
+
+
+def _negative_keys(body: BodyPlan) -> list[RelKey]:
+    keys: list[RelKey] = []
+    for n in body.negations:
+        keys += n.body.keys + _negative_keys(n.body)
+    for a in body.aggregates:
+        keys += a.body.keys + _negative_keys(a.body)
+    return keys
+
+
+def build_plan(program: Program) -> ProgramPlan:
+    """Stratify a program and plan each rule; raise when negation or aggregation is recursive."""
+    facts = [r for r in program.rules if r.is_fact]
+    rules = [r for r in program.rules if not r.is_fact]
+    plans = [RulePlan(i, r, plan_body(r.body)) for i, r in enumerate(rules)]
+    heads = [{atom_key(h) for h in r.head} for r in rules]
+    pos_keys = [p.body.keys for p in plans]
+    neg_keys = [_negative_keys(p.body) for p in plans]
+
+    # edges: rule j -> rule i when i reads what j writes
+    n = len(plans)
+    deps: list[list[tuple[int, bool]]] = [[] for _ in range(n)]  # i -> [(j, negative)]
+    for i in range(n):
+        for j in range(n):
+            if any(keys_overlap(k, h) for k in pos_keys[i] for h in heads[j]):
+                deps[i].append((j, False))
+            if any(keys_overlap(k, h) for k in neg_keys[i] for h in heads[j]):
+                deps[i].append((j, True))
+
+    components = _sccs(n, [[j for j, _ in d] for d in deps])
+    for comp in components:
+        members = set(comp)
+        for i in comp:
+            for j, negative in deps[i]:
+                if negative and j in members:
+                    raise _cycle_error(plans, i, j, neg_keys[i], heads[j])
+
+    strata: list[Stratum] = []
+    for comp in components:  # Tarjan yields components in dependency order
+        members = set(comp)
+        stratum_rules = [plans[i] for i in sorted(comp)]
+        stratum_heads = set().union(*(heads[i] for i in comp))
+        recursive = any(j in members for i in comp for j, _ in deps[i])
+        for rp in stratum_rules:
+            rp.recursive_atoms = [
+                k for k, key in enumerate(rp.body.keys)
+                if recursive and any(keys_overlap(key, h) for h in stratum_heads)
+            ]
+        strata.append(Stratum(stratum_rules, recursive))
+    return ProgramPlan(facts, strata)
+
+
+def _cycle_error(plans, i, j, neg, heads) -> SourceError:  # type: ignore[no-untyped-def]
+    rule = plans[i].rule
+    through = sorted({str(k) for k in neg for h in heads if keys_overlap(k, h)})
+    head_preds = sorted({str(k) for k in (atom_key(h) for h in rule.head)})
+    message = (
+        "the program cannot be stratified: "
+        + " / ".join(head_preds)
+        + " depends on "
+        + " / ".join(through)
+        + " through NOT or AGGREGATE on a recursive cycle"
+    )
+    pos = rule.pos
+    return SourceError(
+        message, source=pos.source if pos else "<rules>", line=pos.line if pos else 1,
+        column=pos.column if pos else None,
+    )
+
+
+def _sccs(n: int, edges: list[list[int]]) -> list[list[int]]:
+    """Tarjan's algorithm, iterative; components come out dependencies first."""
+    index = 0
+    idx = [-1] * n
+    low = [0] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    out: list[list[int]] = []
+    for root in range(n):
+        if idx[root] != -1:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, pi = work.pop()
+            if pi == 0:
+                idx[v] = low[v] = index
+                index += 1
+                stack.append(v)
+                on_stack[v] = True
+            recurse = False
+            for k in range(pi, len(edges[v])):
+                w = edges[v][k]
+                if idx[w] == -1:
+                    work.append((v, k + 1))
+                    work.append((w, 0))
+                    recurse = True
+                    break
+                if on_stack[w]:
+                    low[v] = min(low[v], idx[w])
+            if recurse:
+                continue
+            if low[v] == idx[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    comp.append(w)
+                    if w == v:
+                        break
+                out.append(comp)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+    return out
+
+
+# --- join ordering -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation of a scheduled body. ``op`` is one of ``scan``, ``join``, ``bind``,
+    ``filter``, ``anti`` (negation), ``agg`` (aggregate); ``mode`` says which facts an atom reads."""
+
+    op: str
+    atom: int = -1
+    mode: str = "full"
+    on: tuple[str, ...] = ()
+    expr: Expr | None = None
+    var: str = ""
+    negation: NegationPlan | None = None
+    aggregate: AggregatePlan | None = None
+
+
+SizeFn = Callable[[RelKey, str], int]
+
+
+def atom_mode(position: int, delta_at: int | None) -> str:
+    if delta_at is None:
+        return "full"
+    if position == delta_at:
+        return "delta"
+    return "old" if position < delta_at else "full"
+
+
+def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozenset[str] = frozenset()) -> list[Step]:
+    """Order a body: start at the delta atom (or the smallest), then greedily join the smallest
+    connected atom; binds, filters and negations run as soon as their variables are bound."""
+    bound: set[str] = set(outer)
+    steps: list[Step] = []
+    atoms_left = list(range(len(body.atoms)))
+    aggs_left = list(body.aggregates)
+    binds_left = list(body.binds)
+    filters_left = list(body.filters)
+    negs_left = list(body.negations)
+    started = bool(outer)
+
+    def est(k: int) -> float:
+        atom = body.atoms[k]
+        rows = size(atom_key(atom), atom_mode(k, delta_at))
+        consts = sum(isinstance(a, Const) for a in atom.args)
+        shared = len(atom.variables() & bound)
+        base_consts = 1 if atom_key(atom).kind in ("p", "c") else 0
+        return rows / (10.0 ** max(consts - base_consts, 0)) / (10.0 ** shared)
+
+    def flush() -> None:
+        progress = True
+        while progress:
+            progress = False
+            for b in list(binds_left):
+                if expr_vars(b.expr) <= bound:
+                    steps.append(Step("bind", expr=b.expr, var=b.var))
+                    bound.add(b.var)
+                    binds_left.remove(b)
+                    progress = True
+            for f in list(filters_left):
+                if expr_vars(f.expr) <= bound:
+                    steps.append(Step("filter", expr=f.expr))
+                    filters_left.remove(f)
+            for neg in list(negs_left):
+                if negation_outer_vars(neg) <= bound:
+                    steps.append(Step("anti", on=tuple(sorted(negation_outer_vars(neg))), negation=neg))
+                    negs_left.remove(neg)
+
+    if delta_at is not None:
+        first = delta_at
+    elif aggs_left and not atoms_left:
+        first = -1
+    else:
+        first = min(atoms_left, key=est) if atoms_left else -1
+    if first >= 0:
+        atoms_left.remove(first)
+        steps.append(Step("scan", atom=first, mode=atom_mode(first, delta_at)))
+        bound |= body.atoms[first].variables()
+        started = True
+    elif aggs_left:
+        agg = aggs_left.pop(0)
+        steps.append(Step("agg", aggregate=agg))
+        bound |= agg.outputs
+        started = True
+    flush()
+    while atoms_left or aggs_left:
+        connected = [k for k in atoms_left if body.atoms[k].variables() & bound]
+        agg_connected = [a for a in aggs_left if set(a.group) & bound]
+        if agg_connected and not connected:
+            agg = agg_connected[0]
+            aggs_left.remove(agg)
+            steps.append(Step("agg", on=tuple(sorted(set(agg.group) & bound)), aggregate=agg))
+            bound |= agg.outputs
+        elif connected or atoms_left:
+            pool = connected or atoms_left
+            k = min(pool, key=est)
+            atoms_left.remove(k)
+            on = tuple(sorted(body.atoms[k].variables() & bound))
+            steps.append(Step("join" if started else "scan", atom=k, mode=atom_mode(k, delta_at), on=on))
+            bound |= body.atoms[k].variables()
+            started = True
+        else:
+            agg = aggs_left.pop(0)
+            steps.append(Step("agg", on=tuple(sorted(set(agg.group) & bound)), aggregate=agg))
+            bound |= agg.outputs
+        flush()
+    flush()
+    return steps
+
+
+def negation_outer_vars(neg: NegationPlan) -> set[str]:
+    """Variables of a negation that come from the enclosing body."""
+    inner: set[str] = set()
+    for a in neg.body.atoms:
+        inner |= a.variables()
+    for f in neg.body.filters:
+        inner |= expr_vars(f.expr)
+    return inner - set(neg.exists)
+
+
+def head_vars(rule: Rule) -> set[str]:
+    out: set[str] = set()
+    for h in rule.head:
+        out |= h.variables()
+    return out
+
+
+__all__ = [
+    "ALL_TRIPLES",
+    "AggregatePlan",
+    "BodyPlan",
+    "NegationPlan",
+    "ProgramPlan",
+    "RelKey",
+    "RulePlan",
+    "Step",
+    "Stratum",
+    "Var",
+    "atom_key",
+    "build_plan",
+    "head_vars",
+    "keys_overlap",
+    "schedule",
+]
