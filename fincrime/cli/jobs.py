@@ -1,0 +1,377 @@
+"""``fincrime run``, ``fincrime watch``, ``fincrime jobs ...`` and ``fincrime demo``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fincrime.cli.common import console, console_err
+from fincrime.errors import InputError
+
+jobs_app = typer.Typer(
+    help="Inspect and control jobs in the registry (FINCRIME_HOME/registry.sqlite).\n\n"
+    "Example: fincrime jobs list --status failed",
+    no_args_is_help=True,
+)
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    """``name=value`` with value typed as JSON when it parses (10000 -> int, true -> bool)."""
+    if "=" not in text:
+        raise InputError(f"--param {text!r}: expected name=value")
+    name, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    if not isinstance(value, str | int | float | bool):
+        value = raw
+    return name.strip(), value
+
+
+class RunDisplay:
+    """Shows a job's events: a line per phase, progress bars for queries and loads."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False)
+        self.tasks: dict[str, Any] = {}
+        self.live = False
+
+    def _task(self, key: str, label: str, total: int) -> Any:
+        if not self.live:
+            self.progress.start()
+            self.live = True
+        if key not in self.tasks:
+            self.tasks[key] = self.progress.add_task(label, total=total)
+        return self.tasks[key]
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "phase" and event["phase"] == "reason":
+            console.print(f"[bold]reasoning[/] over {event['data']} data file(s) with {event['rules']} rule file(s)")
+        elif kind == "phase" and event["phase"] == "query":
+            self._task("query", "queries", event["total"])
+        elif kind == "query":
+            self.progress.update(self._task("query", "queries", event["total"]), completed=event["done"])
+        elif kind == "phase" and event["phase"].startswith("load["):
+            task = self._task("load", "loading stores", event["total"])
+            self.progress.update(task, completed=event["done"], description=f"loading {event['target']}")
+        elif kind == "phase_done" and event["phase"].startswith("load["):
+            task = self.tasks.get("load")
+            if task is not None:
+                self.progress.advance(task)
+        elif kind == "phase" and event["phase"] == "visualize":
+            self._task("viz", "visualizations", 1)
+        elif kind == "phase_done" and event["phase"] == "visualize":
+            self.progress.update(self._task("viz", "visualizations", 1), completed=1)
+        elif kind == "phase_done" and event["phase"] == "reason":
+            chains = event.get("chains", {})
+            console.print(f"  {event['derived_triples']:,} derived triples, chains: "
+                          + ", ".join(f"{k} {v:,}" for k, v in chains.items()) + f" ({event['seconds']:.1f} s)")
+        elif kind == "retry":
+            console_err.print(f"[yellow]retry:[/] {event['message']} (waiting {event['wait_seconds']:g} s)")
+        elif kind == "skip":
+            console.print(f"  {event['phase']}: {event['message']}")
+
+    def close(self) -> None:
+        if self.live:
+            self.progress.stop()
+
+
+def _summary(job: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"job {job.id}", show_header=False)
+    colour = {"done": "green", "failed": "red", "cancelled": "yellow", "rejected": "red"}.get(job.status, "white")
+    table.add_row("status", f"[{colour}]{job.status}[/]")
+    table.add_row("output", str(job.output_dir or "-"))
+    counts = job.counts or {}
+    if counts:
+        table.add_row("derived triples", f"{counts.get('derived_triples', 0):,}")
+        for name, n in (counts.get("chains") or {}).items():
+            table.add_row(name, f"{n:,}")
+        for name, rows in (counts.get("queries") or {}).items():
+            table.add_row(f"query {name}", f"{rows:,} rows")
+        for load in counts.get("loads") or []:
+            table.add_row(f"loaded {load.get('type')}", ", ".join(f"{k} {v}" for k, v in load.items() if isinstance(v, int)))
+    if job.error:
+        table.add_row("error", job.error)
+    console.print(table)
+
+
+def _problems(problems: list[dict[str, Any]]) -> None:
+    for p in problems:
+        console_err.print(f"  - {p['where']}: {p['message']}", markup=False, highlight=False)
+
+
+def run_spec(spec: Path, output: Path | None, params: dict[str, Any], engine: str | None, progress: bool) -> Any:
+    """Validates, registers and runs one spec in the foreground; returns the final job record."""
+    from fincrime.jobs import registry as R
+    from fincrime.jobs.service import notify_finished, submit
+    from fincrime.workspace import Workspace
+
+    workspace = Workspace.from_env(output)
+    with R.Registry(workspace.registry_path) as registry:
+        sub = submit(registry, spec, workspace.output_root, params=params or None, engine=engine)
+        if sub.status == R.REJECTED:
+            console_err.print(f"[red]rejected[/] {spec} ({sub.job_id}): {len(sub.problems)} problem(s), "
+                              f"written to {spec.name}.errors.json")
+            _problems([p.to_dict() for p in sub.problems])
+            notify_finished(registry, sub.job_id)
+            return registry.get(sub.job_id)
+        console.print(f"job [bold]{sub.job_id}[/] -> {registry.get(sub.job_id).output_dir}")
+        return _run_claimed(registry, sub.job_id, workspace, progress)
+
+
+def _run_claimed(registry: Any, job_id: str, workspace: Any, progress: bool) -> Any:
+    from fincrime.jobs import registry as R
+    from fincrime.jobs.runner import run_job
+    from fincrime.jobs.service import notify_finished
+
+    lease = R.Lease.mine()
+    if not registry.claim(job_id, lease, "started in the foreground (fincrime run)"):
+        raise InputError(f"job {job_id} is not queued (someone else started it?)")
+    display = RunDisplay() if progress else None
+    try:
+        record = run_job(registry, job_id, lease, workspace=workspace, observer=display, progress=progress)
+    finally:
+        if display:
+            display.close()
+    for report in notify_finished(registry, job_id):
+        console.print(f"notified: {report['type']} {'sent' if report['ok'] else '[red]FAILED[/]'} ({report.get('detail')})")
+    return record
+
+
+def _exit_for(status: str) -> None:
+    if status == "rejected":
+        raise typer.Exit(2)
+    if status != "done":
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_cmd(
+        spec: Path = typer.Argument(..., help="A *.job.json (or reference *.rdfoxjob.json) spec."),
+        output: Path = typer.Option(None, "--output", "-o", help="Output root (default ./output or FINCRIME_OUTPUT)."),
+        param: list[str] = typer.Option([], "--param", "-p", help="Override a rule parameter: name=value."),
+        engine: str = typer.Option(None, "--engine", help="Override the engine: memory or spark."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="No progress bars."),
+    ) -> None:
+        """Run one job in the foreground with progress bars.
+
+        Example: fincrime run input/demo/demo.job.json --param highValueThreshold=20000
+        """
+        if engine not in (None, "memory", "spark"):
+            raise InputError(f"--engine {engine!r}: expected memory or spark")
+        params = dict(_parse_param(p) for p in param)
+        record = run_spec(spec, output, params, engine, progress=not no_progress)
+        if record.status != "rejected":
+            _summary(record)
+        _exit_for(record.status)
+
+    @app.command("watch")
+    def watch_cmd(
+        input_dir: Path = typer.Argument(..., help="Input folder: INPUT/<dataset>/*.job.json."),
+        output: Path = typer.Option(None, "--output", "-o", help="Output root (default ./output or FINCRIME_OUTPUT)."),
+        workers: int = typer.Option(2, "--workers", "-w", min=1, help="Jobs running at once."),
+        cores: int = typer.Option(None, "--cores", min=1, help="Cores jobs may declare in total (default: all)."),
+        memory: str = typer.Option(None, "--memory", help="Memory jobs may declare in total, e.g. 16g (default: RAM)."),
+        interval: float = typer.Option(1.0, "--interval", min=0.05, help="Seconds between scans."),
+        settle: float = typer.Option(1.0, "--settle", min=0.0, help="Seconds a spec must stay unchanged before it is read."),
+        reject_after: float = typer.Option(10.0, "--reject-after", min=0.0, help="Seconds an unparseable spec may stay unchanged before it is rejected."),
+        once: bool = typer.Option(False, "--once", help="Process what is there, wait for it to finish, then exit."),
+    ) -> None:
+        """Start jobs as specs appear in INPUT; survives restarts (interrupted jobs resume).
+
+        Example: fincrime watch input --output output --workers 2
+        """
+        from fincrime.jobs.spec import memory_mb
+        from fincrime.jobs.watcher import Watcher, WatchOptions
+        from fincrime.workspace import Workspace
+
+        if not input_dir.is_dir():
+            raise InputError(f"{input_dir}: no such input folder")
+        options = WatchOptions(workers=workers, interval=interval, settle=settle, reject_after=reject_after, once=once)
+        if cores:
+            options.cores = cores
+        if memory:
+            options.memory_mb = memory_mb(memory)
+            if not options.memory_mb:
+                raise InputError(f"--memory {memory!r}: expected a size such as 16g or 512m")
+        workspace = Workspace.from_env(output)
+        Watcher(input_dir, workspace, options, say=lambda text: console.print(text, markup=False, highlight=False)).run()
+
+    @jobs_app.command("list")
+    def list_cmd(
+        status: str = typer.Option(None, "--status", help="Only jobs in this status."),
+        dataset: str = typer.Option(None, "--dataset", help="Only jobs of this dataset."),
+        limit: int = typer.Option(50, "--limit", min=1, help="At most this many (newest first)."),
+        as_json: bool = typer.Option(False, "--json", help="JSON instead of a table."),
+    ) -> None:
+        """List jobs, newest first.
+
+        Example: fincrime jobs list --status done --limit 10
+        """
+        from rich.table import Table
+
+        from fincrime.jobs import registry as R
+        from fincrime.workspace import Workspace
+
+        if status and status not in R.STATUSES:
+            raise InputError(f"--status {status!r}: one of {', '.join(R.STATUSES)}")
+        with R.Registry(Workspace.from_env().registry_path) as registry:
+            rows = registry.list(status=status, dataset=dataset, limit=limit)
+        if as_json:
+            console.print_json(json.dumps([{"id": j.id, "status": j.status, "dataset": j.dataset, "name": j.name,
+                                            "created_at": j.created_at, "finished_at": j.finished_at,
+                                            "output": j.output_dir, "error": j.error} for j in rows]))
+            return
+        table = Table("id", "status", "name", "created", "finished", "derived", "note")
+        table.columns[0].no_wrap = True
+        for j in rows:
+            stale = " (owner gone)" if j.lease_is_stale(30) else ""
+            note = j.error or (f"{len(j.problems)} problem(s)" if j.problems else "")
+            table.add_row(j.id, j.status + stale, j.name or "", j.created_at[:19], (j.finished_at or "")[:19],
+                          f"{j.counts.get('derived_triples', '')}", note[:60])
+        console.print(table)
+
+    @jobs_app.command("show")
+    def show_cmd(
+        job_id: str = typer.Argument(..., help="Job id."),
+        as_json: bool = typer.Option(False, "--json", help="JSON instead of tables."),
+    ) -> None:
+        """Show a job: status, counts, problems and every state change with its time.
+
+        Example: fincrime jobs show demo_20250101_001
+        """
+        from rich.table import Table
+
+        from fincrime.jobs import registry as R
+        from fincrime.workspace import Workspace
+
+        with R.Registry(Workspace.from_env().registry_path) as registry:
+            job, events = registry.get(job_id), registry.events(job_id)
+        if as_json:
+            doc = {k: v for k, v in job.__dict__.items() if k not in ("lease",)}
+            doc["events"] = [e.__dict__ for e in events]
+            console.print_json(json.dumps(doc, default=str))
+            return
+        _summary(job)
+        console.print(f"spec: {job.spec_path}   attempts: {job.attempts}")
+        if job.problems:
+            console.print("[red]problems:[/]")
+            _problems(job.problems)
+        table = Table("time", "status", "message", title="history")
+        for e in events:
+            table.add_row(e.at, e.status, e.message or "")
+        console.print(table)
+
+    @jobs_app.command("retry")
+    def retry_cmd(
+        job_id: str = typer.Argument(..., help="A failed or cancelled job."),
+        run: bool = typer.Option(False, "--run", help="Run it here now instead of leaving it to `fincrime watch`."),
+    ) -> None:
+        """Queue a failed or cancelled job again; finished phases are not redone.
+
+        Example: fincrime jobs retry demo_20250101_003 --run
+        """
+        from fincrime.jobs import registry as R
+        from fincrime.workspace import Workspace
+
+        with R.Registry(Workspace.from_env().registry_path) as registry:
+            registry.retry(job_id)
+            if not run:
+                console.print(f"{job_id} queued again; a running `fincrime watch` picks it up (or use --run)")
+                return
+            job = registry.get(job_id)
+            root = Path(job.output_dir).parent.parent if job.output_dir else None
+            record = _run_claimed(registry, job_id, Workspace.from_env(root), progress=True)
+        _summary(record)
+        _exit_for(record.status)
+
+    @jobs_app.command("cancel")
+    def cancel_cmd(job_id: str = typer.Argument(..., help="A queued or running job.")) -> None:
+        """Cancel a job: a queued one at once, a running one at its next heartbeat.
+
+        Example: fincrime jobs cancel demo_20250101_002
+        """
+        from fincrime.jobs import registry as R
+        from fincrime.workspace import Workspace
+
+        with R.Registry(Workspace.from_env().registry_path) as registry:
+            outcome = registry.request_cancel(job_id)
+        console.print(f"{job_id}: {outcome}")
+
+    @jobs_app.command("validate")
+    def validate_cmd(spec: Path = typer.Argument(..., help="A spec file.")) -> None:
+        """Check a spec without running it; lists every problem.
+
+        Example: fincrime jobs validate input/demo/demo.job.json
+        """
+        from fincrime.jobs.problems import SpecRejected
+        from fincrime.jobs.spec import validate_spec
+
+        try:
+            valid = validate_spec(spec)
+        except SpecRejected as exc:
+            console_err.print(exc.render(), markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        counts = ", ".join(f"{len(v)} {k}" for k, v in valid.files.items())
+        console.print(f"{spec}: valid ({counts})")
+        for key, why in (valid.notes.get("reference", {}).get("ignored") or {}).items():
+            console.print(f"  ignored {key}: {why}")
+
+    @jobs_app.command("schema")
+    def schema_cmd(write: Path = typer.Option(None, "--write", help="Write to this file instead of printing.")) -> None:
+        """Print the JSON Schema of job specs (published as jobs/schema.json).
+
+        Example: fincrime jobs schema --write jobs/schema.json
+        """
+        from fincrime.jobs.schema import spec_schema
+
+        text = json.dumps(spec_schema(), indent=2) + "\n"
+        if write:
+            write.write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=False)
+
+    @app.command("demo")
+    def demo_cmd(
+        transactions: int = typer.Option(10_000, "--transactions", min=100, help="Transactions to generate."),
+        input_root: Path = typer.Option(Path("input"), "--input", help="Input root; the dataset goes to INPUT/demo."),
+        output: Path = typer.Option(None, "--output", "-o", help="Output root (default ./output)."),
+        regenerate: bool = typer.Option(False, "--regenerate", help="Generate the data again even if present."),
+    ) -> None:
+        """Generate a dataset with typologies into input/demo/ and run the example job end to end.
+
+        Example: fincrime demo --transactions 20000
+        """
+        from fincrime.jobs.demo import prepare_demo
+
+        spec = prepare_demo(input_root / "demo", transactions=transactions, regenerate=regenerate,
+                            say=lambda t: console.print(t))
+        record = run_spec(spec, output, {}, None, progress=True)
+        if record.status != "rejected":
+            _summary(record)
+            chains = (record.counts or {}).get("chains", {})
+            console.print(f"\nresults: [bold]{record.output_dir}[/]")
+            if record.output_dir and (Path(record.output_dir) / "report.html").is_file():
+                console.print(f"report:  {Path(record.output_dir) / 'report.html'}")
+            console.print("chains:  " + ", ".join(f"{k} {v:,}" for k, v in chains.items()))
+        _exit_for(record.status)
+
+    app.add_typer(jobs_app, name="jobs")
