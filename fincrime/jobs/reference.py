@@ -10,6 +10,7 @@ and each decision is written down in :class:`Mapping` notes that go to the manif
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,21 +81,23 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def map_reference(ref: dict[str, Any], stem: str) -> Mapping:
+def map_reference(ref: dict[str, Any], stem: str, folder: Path | None = None) -> Mapping:
     """Maps a schema-valid reference spec (see ``reference_schema``) onto a native spec.
+
+    Rules and queries are the folder's ``*.dlog`` and ``*.rq`` when it has any.
 
     >>> m = map_reference({"job_key": "demo", "requested_cores": 2, "requested_memory": "4Gi"}, "demo")
     >>> m.spec["engine"], m.spec["data"]
-    ({'type': 'memory', 'cores': 2, 'memory': '4g'}, ['*.nt', '*.nt.gz'])
+    ({'type': 'memory', 'cores': 2, 'memory': '4g'}, ['*.nt*'])
     """
     key = ref["job_key"].strip("/")
     name = re.sub(r"[^A-Za-z0-9._ -]", "_", key.split("/")[-1] or stem)[:100] or "job"
     spec: dict[str, Any] = {
         "name": name,
         "description": f"mapped from reference spec (job_key {ref['job_key']!r})",
-        "data": ["*.nt", "*.nt.gz"],
-        "rules": ["*.dlog"],
-        "queries": ["*.rq"],
+        "data": ["*.nt*"],
+        "rules": ["*.dlog"] if folder is None or any(folder.glob("*.dlog")) else [],
+        "queries": ["*.rq"] if folder is None or any(folder.glob("*.rq")) else [],
         "engine": {"type": "memory"},
     }
     out = Mapping(spec=spec)

@@ -237,7 +237,7 @@ def validate_spec(path: str | os.PathLike[str], *, env: Mapping[str, str] | None
         ref_problems = _schema_problems(doc, reference_schema(), where)
         if ref_problems:
             raise SpecRejected(str(spec_path), ref_problems)
-        mapping = map_reference(doc, spec_stem(spec_path))
+        mapping = map_reference(doc, spec_stem(spec_path), dataset_dir)
         doc, notes = mapping.spec, {"reference": mapping.notes()}
     problems += _schema_problems(doc, spec_schema(), where)
     if not isinstance(doc, dict):
