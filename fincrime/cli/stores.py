@@ -49,8 +49,7 @@ def query(
     if endpoint:
         if job:
             raise InputError("--job applies to the embedded store; with --endpoint name graphs in the query")
-        if check:
-            check_syntax(text, source)
+        form = check_syntax(text, source) if check else None
         auth = None
         if password_env:
             auth = {"type": "digest" if digest else "basic", "password_env": password_env}
@@ -58,7 +57,7 @@ def query(
                 auth["user_env"] = user_env
             else:
                 raise InputError("--password-env needs --user-env")
-        result = run_remote(endpoint, text, source=source, auth=auth)
+        result = run_remote(endpoint, text, source=source, auth=auth, form=form)
     else:
         result = run_embedded(Workspace.from_env().store_dir, text, source=source, job_id=job)
     if fmt is None:
@@ -148,11 +147,10 @@ def load(
     if table.row_count:
         console.print(table)
     for line in failures:
-        console_err.print(f"error: {line}", markup=False, highlight=False)
+        console_err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
     if failures:
-        console_err.print(f"results stay in {job_dir}; retry with `fincrime load --job {job}`",
-                          markup=False, highlight=False)
-        raise typer.Exit(1)
+        raise FincrimeError(f"{len(failures)} of {len(targets)} target(s) failed; results stay in "
+                            f"{job_dir}; retry with `fincrime load --job {job}`")
 
 
 def serve_sparql(

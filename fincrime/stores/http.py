@@ -11,6 +11,7 @@ import os
 import random
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -134,7 +135,8 @@ class HttpClient:
                 last = str(reason) or type(reason).__name__
             if attempt + 1 < self.retry.attempts:
                 self._sleep(self.retry.delay(attempt))
-        raise TargetUnavailable(f"{method} {url}: failed after {self.retry.attempts} attempts ({last})")
+        shown = urllib.parse.urlsplit(url)._replace(query="").geturl()  # graph IRIs are long
+        raise TargetUnavailable(f"{method} {shown}: failed after {self.retry.attempts} attempts ({last})")
 
 
 class _Credentials(urllib.request.HTTPPasswordMgr):

@@ -45,14 +45,35 @@ def declared_prefixes(text: str) -> dict[str, str]:
     return {(m.group(1) or ""): m.group(2) for m in _PREFIX.finditer(text)}
 
 
-def check_syntax(text: str, source: str) -> None:
-    """Parses the query (on an empty in-memory store); a syntax error names line and column."""
+def check_syntax(text: str, source: str) -> str:
+    """Parses the query (on an empty in-memory store); a syntax error names line and column.
+
+    Returns the query form: ``select``, ``ask`` or ``graph``.
+    """
     try:
-        result = ox.Store().query(text)
-        if not isinstance(result, bool):
-            iter(result)
+        return _form(ox.Store().query(text))
     except SyntaxError as exc:
         raise syntax_error(exc, text, source) from None
+
+
+def _form(result: Any) -> str:
+    if isinstance(result, bool | ox.QueryBoolean):
+        return "ask"
+    return "select" if isinstance(result, ox.QuerySolutions) else "graph"
+
+
+_PROLOGUE = re.compile(r"(?:\s+|#[^\n]*|PREFIX\s+[\w.-]*:\s*<[^>]*>|BASE\s*<[^>]*>)*", re.I)
+
+
+def guess_form(text: str) -> str:
+    r"""The form of a query the local parser refuses (a server dialect), from its first keyword.
+
+    >>> guess_form("PREFIX a: <http://a#> # hi\nconstruct { ?s ?p ?o } where { ?s ?p ?o }")
+    'graph'
+    """
+    word = text[_PROLOGUE.match(text).end():].split(None, 1)  # type: ignore[union-attr]
+    keyword = word[0].upper() if word else ""
+    return {"ASK": "ask", "CONSTRUCT": "graph", "DESCRIBE": "graph"}.get(keyword, "select")
 
 
 def syntax_error(exc: SyntaxError, text: str, source: str) -> SourceError:
@@ -64,15 +85,22 @@ def syntax_error(exc: SyntaxError, text: str, source: str) -> SourceError:
     line, column = int(m.group(1)), int(m.group(2))
     lines = text.splitlines()
     shown = lines[line - 1] if 0 < line <= len(lines) else None
-    return SourceError(f"SPARQL syntax error: {m.group(3).strip()}", source=source, line=line,
+    reason = m.group(3).strip()
+    if "Prefix not found" in reason:
+        reason = "undeclared prefix (add a PREFIX line)"
+    else:  # the parser lists every character class it would accept: keep the gist
+        reason = reason.splitlines()[0]
+        reason = reason if len(reason) <= 120 else reason[:117] + "..."
+    return SourceError(f"SPARQL syntax error: {reason}", source=source, line=line,
                        column=column, text=shown)
 
 
 def from_oxigraph(result: Any, prefixes: dict[str, str]) -> QueryResult:
     """Wraps what ``Store.query`` returned."""
-    if isinstance(result, bool):
-        return QueryResult("ask", boolean=result, prefixes=prefixes)
-    if isinstance(result, ox.QuerySolutions):
+    form = _form(result)
+    if form == "ask":
+        return QueryResult("ask", boolean=bool(result), prefixes=prefixes)
+    if form == "select":
         variables = [v.value for v in result.variables]
         rows = ([sol[v] for v in variables] for sol in result)
         return QueryResult("select", variables=variables, rows=rows, prefixes=prefixes)
@@ -95,10 +123,12 @@ def run_embedded(store_dir: Any, text: str, *, source: str, job_id: str | None =
 
 
 # ------------------------------------------------------------------------ remote
-_ACCEPT = (
-    "application/sparql-results+json, application/n-triples;q=0.9, text/plain;q=0.8, "
-    "text/turtle;q=0.7, application/rdf+xml;q=0.5"
-)
+# Ask for exactly one family: Virtuoso answers a CONSTRUCT with JSON "results" when allowed.
+_ACCEPT = {
+    "select": "application/sparql-results+json",
+    "ask": "application/sparql-results+json",
+    "graph": "application/n-triples, text/plain;q=0.9, text/turtle;q=0.8, application/rdf+xml;q=0.5",
+}
 
 
 def term_from_json(value: dict[str, Any]) -> Term:
@@ -109,18 +139,21 @@ def term_from_json(value: dict[str, Any]) -> Term:
     """
     kind = value["type"]
     if kind == "uri":
-        return ox.NamedNode(value["value"])
+        return ox.NamedNode(str(value["value"]))
     if kind == "bnode":
-        return ox.BlankNode(value["value"])
+        return ox.BlankNode(str(value["value"]))
     if kind == "triple":
         inner = value["value"]
         return ox.Triple(term_from_json(inner["subject"]), term_from_json(inner["predicate"]),
                          term_from_json(inner["object"]))
+    text = value["value"]
+    # Virtuoso writes some numbers as JSON numbers; the lexical form is their text.
+    text = text if isinstance(text, str) else json.dumps(text)
     if "xml:lang" in value:
-        return ox.Literal(value["value"], language=value["xml:lang"])
+        return ox.Literal(text, language=value["xml:lang"])
     if "datatype" in value:
-        return ox.Literal(value["value"], datatype=ox.NamedNode(value["datatype"]))
-    return ox.Literal(value["value"])
+        return ox.Literal(text, datatype=ox.NamedNode(value["datatype"]))
+    return ox.Literal(text)
 
 
 def _rdf_format(ctype: str) -> ox.RdfFormat:
@@ -134,13 +167,17 @@ def _rdf_format(ctype: str) -> ox.RdfFormat:
 
 
 def run_remote(endpoint: str, text: str, *, source: str, auth: dict[str, Any] | None = None,
-               timeout: float = 60.0) -> QueryResult:
-    """Runs ``text`` on a SPARQL 1.1 endpoint (POST, URL-encoded), asking for JSON results."""
+               timeout: float = 60.0, form: str | None = None) -> QueryResult:
+    """Runs ``text`` on a SPARQL 1.1 endpoint (POST, URL-encoded).
+
+    SELECT/ASK ask for SPARQL JSON results, CONSTRUCT/DESCRIBE for N-Triples (or Turtle).
+    """
     from fincrime.stores.http import HttpClient, HttpStatusError, Retry
 
     client = HttpClient(auth=auth, retry=Retry(attempts=3, backoff=0.5, timeout=timeout))
     body = urllib.parse.urlencode({"query": text}).encode()
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": _ACCEPT}
+    form = form or guess_form(text)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": _ACCEPT[form]}
     try:
         _, ctype, data = client.request("POST", endpoint, body=body, headers=headers)
     except HttpStatusError as exc:
