@@ -10,13 +10,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,115 +21,32 @@ from fincrime.cli import main
 from fincrime.errors import FincrimeError, InputError
 from fincrime.stores import load_job
 from fincrime.stores.http import HttpClient, HttpStatusError, Retry, TargetUnavailable
+from fincrime.stores.localservers import free_port, oxigraph_cli, virtuoso_cli
+from fincrime.stores.localservers import oxigraph_server as local_oxigraph
+from fincrime.stores.localservers import virtuoso_server as local_virtuoso
 from fincrime.stores.query import run_remote
 from fincrime.stores.results import write_result
 from fincrime.stores.sparql_remote import SparqlServer
 from fincrime.workspace import Workspace
 
 JOB = "demo_20250101_001"
-OXIGRAPH = Path(sys.executable).with_name("oxigraph")
-VIRTUOSO = shutil.which("virtuoso-t")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {seconds} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="session")
 def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not OXIGRAPH.exists():
+    if oxigraph_cli() is None:
         pytest.skip("the oxigraph server CLI is not installed (pip install oxigraph)")
-    port = free_port()
-    location = tmp_path_factory.mktemp("oxigraph-server")
-    proc = subprocess.Popen([str(OXIGRAPH), "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base + "/query?query=ASK%7B%7D", proc)
-        yield base
-    finally:
-        stop(proc)
-
-
-VIRTUOSO_INI = """[Database]
-DatabaseFile = {d}/virtuoso.db
-ErrorLogFile = {d}/virtuoso.log
-LockFile = {d}/virtuoso.lck
-TransactionFile = {d}/virtuoso.trx
-xa_persistent_file = {d}/virtuoso.pxa
-ErrorLogLevel = 7
-FileExtend = 200
-Striping = 0
-TempStorage = TempDatabase
-[TempDatabase]
-DatabaseFile = {d}/virtuoso-temp.db
-TransactionFile = {d}/virtuoso-temp.trx
-[Parameters]
-ServerPort = 127.0.0.1:{sql}
-DisableUnixSocket = 1
-CheckpointInterval = 60
-NumberOfBuffers = 20000
-MaxDirtyBuffers = 12000
-DirsAllowed = ., {d}
-[HTTPServer]
-ServerPort = 127.0.0.1:{http}
-ServerRoot = {d}
-ServerThreads = 10
-MaxClientConnections = 10
-[SPARQL]
-ResultSetMaxRows = 1000000
-MaxQueryExecutionTime = 300
-"""
-
-
-def start_virtuoso(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Virtuoso on free loopback ports from a generated ini (Debian never starts the service)."""
-    http_port, sql_port = free_port(), free_port()
-    ini = folder / "virtuoso.ini"
-    ini.write_text(VIRTUOSO_INI.format(d=folder, sql=sql_port, http=http_port))
-    proc = subprocess.Popen([str(VIRTUOSO), "+configfile", str(ini), "+foreground"], cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{http_port}"
-    wait_http(base + "/sparql?query=ASK%7B%7D", proc, seconds=90)
-    return proc, base
+    with local_oxigraph(tmp_path_factory.mktemp("oxigraph-server")) as server:
+        yield server.base
 
 
 @pytest.fixture(scope="session")
 def virtuoso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if VIRTUOSO is None:
+    if virtuoso_cli() is None:
         pytest.skip("virtuoso-t is not installed (Debian package virtuoso-opensource; "
                     "run scripts/system-deps.sh as root)")
-    proc, base = start_virtuoso(tmp_path_factory.mktemp("virtuoso"))
-    try:
-        yield base
-    finally:
-        stop(proc)
+    with local_virtuoso(tmp_path_factory.mktemp("virtuoso")) as server:
+        yield server.base
 
 
 @pytest.fixture

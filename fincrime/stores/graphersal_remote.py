@@ -10,7 +10,7 @@ Why graphersal (evaluated against gremlite, both from PyPI):
   embedded default; gremlite's SQLite file would be the other candidate, but without upserts;
 - gremlite is a ``RemoteConnection`` out of the box while graphersal takes Gremlin script text:
   this module closes that gap by translating gremlinpython bytecode into graphersal's script
-  dialect, so the loader runs unchanged, through ``traversal().with_remote(connection)``.
+  dialect, so the loader runs unchanged, through ``traversal().with_(connection)``.
 
 Values travel as script parameters (never spliced into the text), so any string is safe.
 Only what the bytecode can express is translated: steps, nested anonymous traversals,
@@ -107,7 +107,7 @@ def _to_gremlinpython(value: Any) -> Any:
 
 
 class GraphersalConnection(RemoteConnection):
-    """``traversal().with_remote(GraphersalConnection(graph))`` runs gremlinpython traversals
+    """``traversal().with_(GraphersalConnection(graph))`` runs gremlinpython traversals
     on a ``graphersal.Graph`` (for instance ``graphersal.Store.open(path).graph``).
 
     Each submitted traversal is one atomic unit: it applies completely or not at all.

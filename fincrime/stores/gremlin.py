@@ -55,7 +55,7 @@ class GremlinLoader:
 
     def __init__(self, connection: RemoteConnection, *, batch_size: int = 200,
                  retry: Retry | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.g = traversal().with_remote(connection)
+        self.g = traversal().with_(connection)
         self.batch_size = batch_size
         self.retry = retry or Retry()
         self._sleep = sleep
