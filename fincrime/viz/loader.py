@@ -139,9 +139,9 @@ def _read_data(paths: list[Path]) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def _transactions(data: pl.DataFrame, derived: pl.DataFrame) -> pl.DataFrame:
-    rows = pl.concat([data, derived.filter(pl.col("p").is_in(list(_TX_PREDS)))])
-    rows = rows.filter(pl.col("p").is_in(list(_TX_PREDS))).select(
+def _transactions(data: pl.DataFrame) -> pl.DataFrame:
+    # Only input data: chain nodes in derived.nt also carry hasOriginator/hasBeneficiary.
+    rows = data.filter(pl.col("p").is_in(list(_TX_PREDS))).select(
         pl.col("s").alias("tx"),
         pl.col("p").replace_strict(_TX_PREDS, return_dtype=pl.String).alias("field"),
         pl.when(pl.col("p").is_in([HAS_ORIGINATOR, HAS_BENEFICIARY]))
@@ -254,7 +254,7 @@ def _float(v: str | None) -> float | None:
 
 def _build(job_dir: Path, manifest: dict[str, Any], data: pl.DataFrame, derived: pl.DataFrame) -> JobData:
     notes: list[str] = []
-    transactions = _transactions(data, derived)
+    transactions = _transactions(data)
     parties = _parties(data)
     chain_types, table = _chain_table(derived)
     counts = {local_name(c): n for c, n in chain_types.group_by("cls").len().iter_rows()}
