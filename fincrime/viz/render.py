@@ -60,7 +60,7 @@ def render_job(
         written += render_chain(job, c, viz_dir, fmts)
         if progress:
             progress(i + 1, len(picked))
-    if overview and "html" in fmts or overview and "svg" in fmts:
+    if overview:
         drawn = {c.slug for c in job.chains if (viz_dir / "chains" / f"{c.slug}.html").exists()}
         written += render_overview(job, viz_dir, drawn)
     return written
