@@ -25,7 +25,7 @@ from fincrime.generator.typologies import KINDS, TYPOLOGY_NAMES, TypologyRequest
 FORMATS = ("nt", "nt.gz", "parquet")
 PROFILES = ("original", "realistic")
 #: Rows handled per step; output never depends on it (see randomness.BLOCK).
-DEFAULT_CHUNK = 1 << 15
+DEFAULT_CHUNK = 8192
 
 _SUFFIX = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 

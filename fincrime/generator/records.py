@@ -5,8 +5,8 @@ A party is six triples and a transaction five, grouped by subject, in this order
     :party_<hex> a type:Party ; prop:isInternal "true"^^xsd:boolean ;
         prop:isExited ... ; prop:isSuspicious ... ; prop:hasFullName "Ann Lee" ; rdfs:label "Ann Lee" .
     :transaction_<hex> a type:Transaction ; prop:hasOriginator :party_<hex> ;
-        prop:hasBeneficiary :party_<hex> ; prop:hasAmount "12.50"^^xsd:decimal ;
-        prop:hasDate "2024-06-30T09:15:02"^^xsd:dateTime .
+        prop:hasBeneficiary :party_<hex> ; prop:hasDate "2024-06-30T09:15:02"^^xsd:dateTime ;
+        prop:hasAmount "12.50"^^xsd:decimal .
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fincrime.generator.textcodec import (
     amount_matrix,
     choose_text,
     datetime_matrix,
+    left_align,
 )
 from fincrime.vocab import ENT, PROP, RDF_TYPE, RDFS, TYPE, XSD
 
@@ -80,18 +81,21 @@ def party_layout(name_width: int) -> RecordLayout:
     return RecordLayout(lines, variable={"internal", "exited", "suspicious", "name"})
 
 
+_AMOUNT_SUFFIX = f'"^^<{XSD}decimal> .\n'.encode()
+AMOUNT_TAIL = AMOUNT_SLOT + len(_AMOUNT_SUFFIX)
+
+
 def transaction_layout() -> RecordLayout:
-    """The five lines of a transaction."""
+    """The five lines of a transaction; the amount line ends the record so it can vary."""
     subject: list[bytes | tuple[str, int]] = [_TX, ("id", ID_WIDTH), b"> "]
     return RecordLayout(
         [
             *subject, _iri(RDF_TYPE), b" ", _iri(TYPE, "Transaction"), b" .\n",
             *subject, _iri(PROP, "hasOriginator"), b" ", _PARTY, ("originator", ID_WIDTH), b"> .\n",
             *subject, _iri(PROP, "hasBeneficiary"), b" ", _PARTY, ("beneficiary", ID_WIDTH), b"> .\n",
-            *subject, _iri(PROP, "hasAmount"), b' "', ("amount", AMOUNT_SLOT),
-            f'"^^<{XSD}decimal> .\n'.encode(),
             *subject, _iri(PROP, "hasDate"), b' "', ("date", 19),
             f'"^^<{XSD}dateTime> .\n'.encode(),
+            *subject, _iri(PROP, "hasAmount"), b' "', ("amount", AMOUNT_TAIL),
         ],
         variable={"amount"},
     )  # fmt: skip
@@ -119,6 +123,8 @@ def render_transactions(batch: TransactionBatch, *, whole_units: bool) -> np.nda
         id=batch.ids,
         originator=batch.originator,
         beneficiary=batch.beneficiary,
-        amount=amount_matrix(batch.cents, whole_units=whole_units),
+        amount=left_align(
+            amount_matrix(batch.cents, whole_units=whole_units), _AMOUNT_SUFFIX, AMOUNT_TAIL
+        ),
         date=datetime_matrix(batch.seconds),
     )

@@ -68,6 +68,9 @@ class OutputSet:
         """Rename every partial file to its final name; drop stale generated files."""
         finals = []
         for tmp, final in self.pending.items():
+            # renaming over an existing file makes ext4 flush the new data first
+            # (auto_da_alloc), turning a rename into seconds of writeback
+            final.unlink(missing_ok=True)
             os.replace(tmp, final)
             finals.append(final)
         keep = {f.name for f in finals}

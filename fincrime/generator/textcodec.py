@@ -127,6 +127,27 @@ def text_table(words: Sequence[str]) -> np.ndarray:
     return table
 
 
+def left_align(padded: np.ndarray, suffix: bytes, width: int) -> np.ndarray:
+    """Right-aligned zero-padded text + ``suffix`` -> ``(n, width)`` left-aligned, zeros after.
+
+    >>> import numpy as np
+    >>> bytes(left_align(int_digits(np.array([42]), 4), b"!", 7)[0])
+    b'42!\\x00\\x00\\x00\\x00'
+    """
+    n, w = padded.shape
+    if width < w + len(suffix):
+        raise ValueError(f"width {width} cannot hold {w} + {len(suffix)} bytes")
+    text = np.zeros((n, width), dtype=np.uint8)
+    text[:, :w] = padded
+    text[:, w : w + len(suffix)] = np.frombuffer(suffix, dtype=np.uint8)
+    lead = w - np.count_nonzero(padded, axis=1)
+    out = np.zeros_like(text)
+    for shift in np.unique(lead):  # a handful of distinct lengths per batch
+        rows = lead == shift
+        out[rows, : width - shift] = text[rows, shift:]
+    return out
+
+
 def squeeze_rows(matrix: np.ndarray) -> list[bytes]:
     """Each zero-padded row as its own ``bytes`` (for small tables such as ground truth)."""
     return [bytes(row[row != 0]) for row in matrix]
@@ -148,8 +169,10 @@ class RecordLayout:
     """A record: constant byte strings interleaved with named fixed-width field slots.
 
     Slots named in ``variable`` hold zero-padded text; a narrower value is right-aligned in
-    its slot. Rendering squeezes the zeros out only when the layout has variable slots, so
-    all-fixed records (the common case) cost a plain copy.
+    its slot. Rendering squeezes the zeros out only when the layout has variable slots. When
+    the only variable slot ends the record and its text is left-aligned (zeros trail, see
+    :func:`left_align`), Arrow trims each row in one pass, several times faster than a
+    byte mask.
 
     >>> import numpy as np
     >>> lay = RecordLayout([b"<", ("id", 3), b"> ", ("n", 4), b" .\\n"], variable={"n"})
@@ -179,6 +202,12 @@ class RecordLayout:
             raise ValueError(f"variable slots {sorted(unknown)} are not in the layout")
         self.template = np.frombuffer(bytes(row), dtype=np.uint8)
         self.width = len(row)
+        last_name, last_offset, last_width = self.slots[-1] if self.slots else ("", 0, 0)
+        self.trailing = (
+            set(variable) == {last_name}
+            and last_offset + last_width == self.width
+            and sum(1 for name, _, _ in self.slots if name == last_name) == 1
+        )
 
     def render(self, n: int, /, **fields: np.ndarray) -> np.ndarray:
         """The ``n`` records as one flat ``uint8`` array, padding zeros removed."""
@@ -191,4 +220,24 @@ class RecordLayout:
             # a narrower value is right-aligned; the template's zeros on its left vanish below
             matrix[:, offset + width - value.shape[1] : offset + width] = value
         flat = matrix.reshape(-1)
-        return flat[flat != 0] if self.variable else flat
+        if not self.variable:
+            return flat
+        if self.trailing:
+            return _trim_rows(matrix)
+        return flat[flat != 0]
+
+
+def _trim_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows with trailing zeros -> their texts back to back (Arrow string view, no copy in)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n, width = matrix.shape
+    offsets = np.arange(n + 1, dtype=np.int64) * width
+    rows = pa.Array.from_buffers(
+        pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(matrix)]
+    )
+    trimmed = pc.ascii_rtrim(rows, characters="\0")
+    _, offs, data = trimmed.buffers()
+    bounds = np.frombuffer(offs, dtype=np.int64)
+    return np.frombuffer(data, dtype=np.uint8)[bounds[0] : bounds[n]]
