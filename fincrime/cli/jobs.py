@@ -81,6 +81,8 @@ class RunDisplay:
             chains = event.get("chains", {})
             console.print(f"  {event['derived_triples']:,} derived triples, chains: "
                           + ", ".join(f"{k} {v:,}" for k, v in chains.items()) + f" ({event['seconds']:.1f} s)")
+        elif kind == "engine":
+            console.print(f"  [dim]{event['message']}[/]", highlight=False)
         elif kind == "retry":
             console_err.print(f"[yellow]retry:[/] {event['message']} (waiting {event['wait_seconds']:g} s)")
         elif kind == "skip":

@@ -10,8 +10,8 @@ and each decision is written down in :class:`Mapping` notes that go to the manif
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 REFERENCE_SUFFIX = ".rdfoxjob.json"

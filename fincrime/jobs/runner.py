@@ -253,7 +253,7 @@ def _reason(job: _Job) -> None:
         options = {k: engine[k] for k in ("master", "cores", "memory", "partitions") if k in engine}
         program = load_program([str(p) for p in rules], prefixes=job.spec.get("prefixes") or None, params=job.spec.get("params") or None)
         result = materialize(program, [str(p) for p in job.files["data"]], engine=engine.get("type", "memory"),
-                             engine_options=options or None, progress=job.progress)
+                             engine_options=options or None, progress=lambda message: job.log("engine", message=message))
         tmp = temp_path_for(derived)
         result.write_ntriples(str(tmp))
         os.replace(tmp, derived)

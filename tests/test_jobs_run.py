@@ -1,0 +1,152 @@
+"""Running jobs end to end: outputs, manifest, log, registry history, reference specs, failures."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from test_jobs_support import engine_available, make_dataset
+
+from fincrime.jobs import registry as R
+from fincrime.jobs.runner import run_job
+from fincrime.jobs.service import errors_path, submit
+from fincrime.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_spec(tmp_path: Path, spec: Path) -> R.JobRecord:
+    workspace = Workspace(home=tmp_path / "home", output_root=tmp_path / "out")
+    with R.Registry(workspace.registry_path) as registry:
+        sub = submit(registry, spec, workspace.output_root, env={})
+        if sub.status == R.REJECTED:
+            return registry.get(sub.job_id)
+        lease = R.Lease.mine()
+        assert registry.claim(sub.job_id, lease)
+        return run_job(registry, sub.job_id, lease, workspace=workspace, sleep=lambda s: None)
+
+
+def test_run_writes_documented_outputs(tmp_path: Path) -> None:
+    job = run_spec(tmp_path, make_dataset(tmp_path / "in", n=10))
+    assert job.status == R.DONE, job.error
+    out = Path(job.output_dir)
+    assert out == tmp_path / "out" / "ds" / job.id
+    assert (out / "derived.nt").read_text() == ""
+    assert len((out / "queries" / "transactions.rq.nt").read_text().splitlines()) == 40
+    assert (out / "queries" / "amounts.rq.csv").read_text().splitlines()[0] == "t,a"
+    assert len(json.loads((out / "queries" / "amounts.rq.json").read_text())["results"]["bindings"]) == 10
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "done" and manifest["id"] == job.id
+    assert {i["kind"] for i in manifest["inputs"]} == {"data", "queries"}
+    assert all(Path(i["path"]).is_absolute() and len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert manifest["counts"]["queries"] == {"amounts.rq": 10, "transactions.rq": 40}
+    assert "python" in manifest["software"] and "query" in manifest["timings"]
+    events = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "finished" and events[-1]["status"] == "done"
+    with R.Registry(tmp_path / "home" / "registry.sqlite") as registry:
+        history = [e.status for e in registry.events(job.id)]
+    assert history == ["queued", "running", "querying", "done"]
+
+
+def test_job_ids_are_sequential_per_dataset_and_day(tmp_path: Path) -> None:
+    spec = make_dataset(tmp_path / "in")
+    ids = [run_spec(tmp_path, spec).id for _ in range(3)]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [i.rsplit("_", 1)[1] for i in ids] == ["001", "002", "003"]
+
+
+def test_rejected_spec_writes_errors_file_and_registry_entry(tmp_path: Path) -> None:
+    spec = make_dataset(tmp_path / "in", spec={"name": "x", "data": "nothing-*.nt", "bogus": 1})
+    job = run_spec(tmp_path, spec)
+    assert job.status == R.REJECTED
+    report = json.loads(errors_path(spec).read_text())
+    assert report["job"] == job.id and len(report["problems"]) == 2 == len(job.problems)
+    assert not (tmp_path / "out").exists(), "nothing may half-run for a rejected spec"
+
+
+def test_reference_style_spec_runs(tmp_path: Path) -> None:
+    ref = json.loads((REPO / "jobs" / "reference-style.rdfoxjob.json").read_text())
+    spec = make_dataset(tmp_path / "in", name="demo", spec=ref, spec_name="demo_2cores_4Gi_AUTOSHUTDOWN.rdfoxjob.json")
+    job = run_spec(tmp_path, spec)
+    assert job.status == R.DONE, job.error
+    manifest = json.loads((Path(job.output_dir) / "manifest.json").read_text())
+    assert "output_bucket" in manifest["reference"]["ignored"]
+    assert manifest["spec"]["engine"]["cores"] == 2
+    assert any(Path(job.output_dir, "neptune").iterdir()), "neptune target writes bulk-load files"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_store_down_is_retried_then_failed_with_results_kept(tmp_path: Path) -> None:
+    port = _closed_port()
+    target = {"type": "sparql", "endpoint": f"http://127.0.0.1:{port}/sparql",
+              "retry": {"attempts": 1, "backoff": 0, "timeout": 2}}
+    spec = make_dataset(tmp_path / "in", spec={"name": "x", "data": "*.nt", "queries": "*.rq", "targets": [target],
+                                               "retry": {"attempts": 3, "backoff_seconds": 0}})
+    job = run_spec(tmp_path, spec)
+    assert job.status == R.FAILED
+    assert "attempt 3/3" in job.error and "jobs retry" in job.error
+    out = Path(job.output_dir)
+    assert (out / "derived.nt").is_file() and (out / "queries" / "transactions.rq.nt").is_file()
+    with R.Registry(tmp_path / "home" / "registry.sqlite") as registry:
+        retries = [e.message for e in registry.events(job.id) if e.message and "retrying" in e.message]
+        assert len(retries) == 2
+        # retrying later redoes only the failed phase
+        registry.retry(job.id)
+        lease = R.Lease.mine()
+        assert registry.claim(job.id, lease)
+        again = run_job(registry, job.id, lease, sleep=lambda s: None)
+    assert again.status == R.FAILED
+    log = (out / "log.jsonl").read_text()
+    assert '"event": "skip", "phase": "query"' in log.replace('"skip", "phase"', '"skip", "phase"')
+
+
+def test_cancel_of_queued_job(tmp_path: Path) -> None:
+    workspace = Workspace(home=tmp_path / "home", output_root=tmp_path / "out")
+    with R.Registry(workspace.registry_path) as registry:
+        sub = submit(registry, make_dataset(tmp_path / "in"), workspace.output_root, env={})
+        assert registry.request_cancel(sub.job_id) == R.CANCELLED
+        assert not registry.claim(sub.job_id, R.Lease.mine())
+        registry.retry(sub.job_id)
+        assert registry.get(sub.job_id).status == R.QUEUED
+
+
+def test_lease_guards_against_double_finish(tmp_path: Path) -> None:
+    workspace = Workspace(home=tmp_path / "home", output_root=tmp_path / "out")
+    with R.Registry(workspace.registry_path) as registry:
+        sub = submit(registry, make_dataset(tmp_path / "in"), workspace.output_root, env={})
+        first = R.Lease("a" * 32, "elsewhere", 1)
+        assert registry.claim(sub.job_id, first)
+        assert not registry.claim(sub.job_id, R.Lease.mine()), "claimed twice"
+        # the owner goes silent: the job is requeued and claimed by someone else
+        assert registry.requeue_stale(timeout=-1, max_attempts=5) == [sub.job_id]
+        second = R.Lease.mine()
+        assert registry.claim(sub.job_id, second)
+        with pytest.raises(R.LeaseLost):
+            registry.finish(sub.job_id, first.token, R.DONE)
+        registry.finish(sub.job_id, second.token, R.DONE)
+        assert [e.status for e in registry.events(sub.job_id)].count(R.DONE) == 1
+
+
+@pytest.mark.skipif(not engine_available(), reason="rule engine not in this build yet")
+def test_rules_and_params_reach_the_engine(tmp_path: Path) -> None:
+    spec = make_dataset(tmp_path / "in", n=6, spec={
+        "name": "x", "data": "*.nt", "rules": "big.dlog", "params": {"limit": 1003}},
+        queries={})
+    (spec.parent / "big.dlog").write_text(
+        "@prefix prop: <http://oxfordsemantic.tech/transactions/properties#> .\n"
+        "@prefix type: <http://oxfordsemantic.tech/transactions/classes#> .\n"
+        "@prefix param: <https://w3id.org/fincrime/param#> .\n"
+        "[param:job, param:limit, 0] .\n"
+        "[?t, a, type:Big] :- [?t, prop:hasAmount, ?a], [param:job, param:limit, ?l], FILTER(?a > ?l) .\n")
+    job = run_spec(tmp_path, spec)
+    assert job.status == R.DONE, job.error
+    derived = (Path(job.output_dir) / "derived.nt").read_text()
+    assert derived.count("classes#Big>") == 2, derived  # amounts 1004 and 1005 exceed the job's limit
+    assert job.counts["derived_triples"] == len(derived.splitlines())
