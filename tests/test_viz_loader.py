@@ -166,14 +166,14 @@ def test_no_suspicious_chain_reports_maximal_partial_chains(tmp_path):
 
 def test_missing_inputs_are_reported_by_name(compact, tmp_path):
     job_dir, _ = compact
-    with pytest.raises(InputError, match="no manifest.json"):
+    with pytest.raises(InputError, match=r"no manifest\.json"):
         load_job(tmp_path)
     broken = tmp_path / "job"
     broken.mkdir()
     manifest = json.loads((job_dir / "manifest.json").read_text())
     manifest["inputs"][0]["path"] = str(tmp_path / "gone.nt")
     (broken / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(InputError, match="gone.nt"):
+    with pytest.raises(InputError, match=r"gone\.nt"):
         load_job(broken)
 
 

@@ -145,7 +145,7 @@ def test_render_job_single_chain_and_errors(rendered, tmp_path):
 
 
 def test_cli_viz(rendered, tmp_path, monkeypatch, capsys):
-    job_dir, facts, _, _ = rendered
+    job_dir, _facts, _, _ = rendered
     root = tmp_path / "out"
     shutil.copytree(job_dir, root / "demo" / job_dir.name, ignore=shutil.ignore_patterns("viz", "report.html"))
     monkeypatch.setenv("FINCRIME_OUTPUT", str(root))

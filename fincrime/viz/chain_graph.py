@@ -6,6 +6,8 @@ order); the interactive page and the tests rely on them.
 
 from __future__ import annotations
 
+import itertools
+
 from fincrime.viz.graphviz import attrs, quote
 from fincrime.viz.model import Chain, JobData, format_amount, format_date, local_name
 
@@ -87,10 +89,10 @@ def chain_dot(chain: Chain, job: JobData) -> str:
         for start in range(0, len(parties), ROW):
             row = parties[start : start + ROW]
             out.append("  { rank=same; " + "; ".join(ids[p] for p in row) + "; }")
-            out += [f"  {ids[a]} -> {ids[b]} [style=invis]" for a, b in zip(row, row[1:], strict=False)]
+            out += [f"  {ids[a]} -> {ids[b]} [style=invis]" for a, b in itertools.pairwise(row)]
         starts = parties[::ROW]
         # Row starts stacked in one column so rows line up on the left, like text.
-        out += [f"  {ids[a]} -> {ids[b]} [style=invis, weight=100]" for a, b in zip(starts, starts[1:], strict=False)]
+        out += [f"  {ids[a]} -> {ids[b]} [style=invis, weight=100]" for a, b in itertools.pairwise(starts)]
     for i, t in enumerate(chain.transfers):
         is_neck = i == neck
         label = f"#{i + 1}  {format_amount(t.amount)}\n{format_date(t.date)}"

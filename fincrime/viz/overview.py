@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from fincrime.viz import graphviz
-from fincrime.viz.chain_graph import FONT, PLAIN_FILL, PLAIN_LINE, SUSPICIOUS_FILL, SUSPICIOUS_LINE, short
+from fincrime.viz.chain_graph import (
+    FONT,
+    PLAIN_FILL,
+    PLAIN_LINE,
+    SUSPICIOUS_FILL,
+    SUSPICIOUS_LINE,
+    short,
+)
 from fincrime.viz.graphviz import attrs
 from fincrime.viz.model import Chain, JobData, format_amount, format_date, local_name
 from fincrime.viz.output import atomic_write
@@ -142,7 +149,7 @@ def _parse(date: str) -> datetime | None:
         d = datetime.fromisoformat(date)
     except ValueError:
         return None
-    return d.astimezone(timezone.utc).replace(tzinfo=None) if d.tzinfo else d
+    return d.astimezone(UTC).replace(tzinfo=None) if d.tzinfo else d
 
 
 def timeline_svg(chains: list[Chain], job: JobData, rendered: set[str], cap: int = TIMELINE_CAP, href: str = "chains/") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,7 @@ def report_context(job: JobData) -> dict[str, Any]:
             "name": manifest.get("name", ""), "status": manifest.get("status", ""),
             "dir": str(job.job_dir),
         },
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "notes": job.notes,
         "inputs": [i for i in manifest.get("inputs") or [] if isinstance(i, dict)],
         "sources": _sources(manifest),
