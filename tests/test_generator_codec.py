@@ -1,0 +1,104 @@
+"""Vectorized text building blocks agree with Python's own formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fincrime.generator.randomness import BLOCK, Stream, block_rng, entity_ids
+from fincrime.generator.textcodec import (
+    RecordLayout,
+    amount_matrix,
+    choose_text,
+    datetime_matrix,
+    int_digits,
+    left_align,
+    padded_to_strings,
+    squeeze_rows,
+)
+
+EPOCH = datetime(1970, 1, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10**15), min_size=1, max_size=40))
+def test_int_digits_matches_str(values: list[int]) -> None:
+    width = len(str(max(values)))
+    rows = squeeze_rows(int_digits(np.array(values), width))
+    assert [r.decode() for r in rows] == [str(v) for v in values]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_datetime_matrix_matches_isoformat(stamps: list[datetime]) -> None:
+    stamps = [s.replace(microsecond=0) for s in stamps]
+    seconds = np.array([(s - EPOCH) // timedelta(seconds=1) for s in stamps], dtype=np.int64)
+    got = [bytes(r).decode() for r in datetime_matrix(seconds)]
+    assert got == [s.isoformat() for s in stamps]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10**13), min_size=1, max_size=40))
+def test_amounts_with_cents_and_whole_units(cents: list[int]) -> None:
+    text = [r.decode() for r in squeeze_rows(amount_matrix(np.array(cents), whole_units=False))]
+    assert text == [f"{c // 100}.{c % 100:02d}" for c in cents]
+    whole = [c - c % 100 for c in cents]
+    text = [r.decode() for r in squeeze_rows(amount_matrix(np.array(whole), whole_units=True))]
+    assert text == [str(c // 100) for c in whole]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=30))
+def test_trailing_and_masked_rendering_agree(values: list[int]) -> None:
+    arr = np.array(values)
+    width = len(str(max(values)))
+    tail = left_align(int_digits(arr, width), b"|\n", width + 2)
+    trailing = RecordLayout([b"<", ("id", 2), b"> ", ("n", width + 2)], variable={"n"})
+    ids = np.full((len(arr), 2), ord("x"), dtype=np.uint8)
+    assert trailing.trailing
+    expected = "".join(f"<xx> {v}|\n" for v in values).encode()
+    assert bytes(trailing.render(len(arr), id=ids, n=tail)) == expected
+    masked = RecordLayout([b"<", ("id", 2), b"> ", ("n", width), b"|\n"], variable={"n"})
+    assert not masked.trailing
+    assert bytes(masked.render(len(arr), id=ids, n=int_digits(arr, width))) == expected
+
+
+def test_choose_text_and_arrow_strings() -> None:
+    padded = choose_text(np.array([True, False, True]), b"true", b"false")
+    offsets, data = padded_to_strings(padded)
+    assert bytes(data) == b"truefalsetrue" and offsets.tolist() == [0, 4, 9, 13]
+
+
+def test_layout_rejects_too_wide_values() -> None:
+    layout = RecordLayout([("a", 2)])
+    with pytest.raises(ValueError, match="slot holds 2"):
+        layout.render(1, a=np.zeros((1, 3), dtype=np.uint8))
+
+
+def test_ids_are_unique_uuid4_hex_and_chunk_independent() -> None:
+    ids = entity_ids(3, Stream.PARTY_ID, np.arange(50_000, dtype=np.uint64))
+    text = [bytes(r).decode() for r in ids]
+    assert len(set(text)) == len(text)
+    assert all(t[12] == "4" and t[16] in "89ab" for t in text)  # UUID4 version and variant
+    again = entity_ids(3, Stream.PARTY_ID, np.arange(1000, 1010, dtype=np.uint64))
+    assert [bytes(r).decode() for r in again] == text[1000:1010]
+    other_seed = entity_ids(4, Stream.PARTY_ID, np.arange(10, dtype=np.uint64))
+    assert {bytes(r).decode() for r in other_seed}.isdisjoint(text[:10])
+
+
+def test_block_rng_is_a_function_of_seed_stream_and_block() -> None:
+    a = block_rng(1, Stream.TRANSACTION, 5).random(BLOCK)
+    b = block_rng(1, Stream.TRANSACTION, 5).random(BLOCK)
+    c = block_rng(1, Stream.TRANSACTION, 6).random(BLOCK)
+    d = block_rng(1, Stream.PARTY, 5).random(BLOCK)
+    assert np.array_equal(a, b) and not np.array_equal(a, c) and not np.array_equal(a, d)
