@@ -185,3 +185,32 @@ def test_neptune_files_follow_the_bulk_load_format(ws: Workspace) -> None:
     # writing again replaces the folder, leaving nothing behind
     load_job(job_dir, target, ws)
     assert sorted(p.name for p in job_dir.iterdir()) == ["derived.nt", "manifest.json", "neptune"]
+
+
+def test_edge_ids_as_property_for_servers_that_assign_them(ws: Workspace) -> None:
+    job_dir = write_job(ws.output_root, JOB)
+    target = {"type": "gremlin", "edge_ids": "property", "location": str(ws.home / "jg")}
+    for _ in range(2):
+        load_job(job_dir, target, ws)
+    store = graphersal.Store.open(str(ws.home / "jg"))
+    try:
+        g = traversal().with_(GraphersalConnection(store.graph))
+        assert g.E().count().next() == 17
+        assert g.E().has("edgeId", "transaction_1").values("amount").to_list() == [4900.0]
+    finally:
+        store.close()
+
+
+def test_gremlin_query_cli(ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "suspicious.gremlin"
+    script.write_text('g.V().has_label("chain").has("suspicious", true).value_map("length").to_list()')
+    assert main(["query", str(script)]) == 2  # nothing loaded yet
+    assert "no embedded Gremlin graph" in capsys.readouterr().err
+    write_job(ws.output_root, JOB)
+    assert main(["load", "--job", JOB, "--type", "gremlin"]) == 0
+    capsys.readouterr()
+    assert main(["query", str(script), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"length": [3]}]
+    script.write_text('g.addV("x").next()')
+    assert main(["query", str(script)]) == 2  # read-only
+    assert "ermission" in capsys.readouterr().err

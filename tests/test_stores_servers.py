@@ -212,3 +212,10 @@ def test_count_mismatch_is_reported(oxigraph_server: str, ws: Workspace) -> None
 
     with pytest.raises(FincrimeError, match="expected"):
         Short(target).load_graph(job_dir / "derived.nt", "urn:fincrime:job:cm_20250101_001")
+
+
+def test_progress_reports_every_triple_sent(oxigraph_server: str, ws: Workspace) -> None:
+    job_dir = write_job(ws.output_root, "pg_20250101_001", dataset="pg")
+    sent: list[int] = []
+    load_job(job_dir, oxigraph_target(oxigraph_server, batch_triples=5), ws, progress=sent.append)
+    assert sum(sent) == len(input_triples()) + len(derived_triples()) and max(sent) == 5

@@ -34,8 +34,11 @@ def query(
     password_env: str | None = typer.Option(None, "--password-env", help="Env variable holding the endpoint password."),
     digest: bool = typer.Option(False, "--digest", help="Use HTTP digest auth instead of basic."),
     check: bool = typer.Option(True, "--check/--no-check", help="Parse the query locally first (line:column errors)."),
+    gremlin: bool = typer.Option(False, "--gremlin", help="The file is a Gremlin script for the embedded Gremlin graph (implied by .gremlin/.groovy)."),
 ) -> None:
     """Run a SPARQL query (SELECT, CONSTRUCT, ASK, DESCRIBE) on the results.
+
+    Also runs read-only Gremlin scripts on the embedded Gremlin graph (--gremlin).
 
     Example: fincrime query queries/suspicious-chains.rq --job demo_20250101_001 --format csv
     """
@@ -46,6 +49,9 @@ def query(
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     text, source = _read_query(query_file)
+    if gremlin or source.endswith((".gremlin", ".groovy")):
+        _gremlin_query(text, source, fmt)
+        return
     if endpoint:
         if job:
             raise InputError("--job applies to the embedded store; with --endpoint name graphs in the query")
@@ -67,6 +73,36 @@ def query(
     else:
         write_result(result, fmt, sys.stdout)
         sys.stdout.flush()
+
+
+def _gremlin_query(text: str, source: str, fmt: str | None) -> None:
+    """Prints a Gremlin script's results: JSON (one document), CSV or a table of maps."""
+    import csv
+
+    from rich.table import Table
+
+    from fincrime.stores.gremlin import embedded_location, query_embedded
+    from fincrime.workspace import Workspace
+
+    rows = query_embedded(embedded_location({}, Workspace.from_env()), text, source=source)
+    fmt = fmt or ("table" if console.is_terminal else "json")
+    if fmt == "nt":
+        raise InputError("--format nt is for SPARQL results; use json, csv or table with --gremlin")
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=str) + "\n")
+        return
+    maps = all(isinstance(r, dict) for r in rows) and rows
+    columns = list(dict.fromkeys(k for r in rows for k in r)) if maps else ["value"]
+    records = [[r.get(c, "") for c in columns] for r in rows] if maps else [[r] for r in rows]
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\r\n")
+        writer.writerow(columns)
+        writer.writerows([[json.dumps(v) if isinstance(v, list | dict) else v for v in r] for r in records])
+        return
+    table = Table(*columns, header_style="bold", caption=f"{len(records)} results")
+    for r in records:
+        table.add_row(*(str(v) for v in r))
+    console.print(table)
 
 
 def _named_targets(workspace: Any) -> dict[str, dict[str, Any]]:
@@ -129,20 +165,35 @@ def load(
     workspace = Workspace.from_env(output)
     job_dir = workspace.find_job_dir(job)
     targets = resolve_targets(read_job(job_dir), workspace, target, type_)
-    table = Table("target", "type", "graph / files", "triples", "seconds", header_style="bold")
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    table = Table("target", "type", "graph / folder", "derived triples / elements", "seconds",
+                  header_style="bold")
     failures: list[str] = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
     for t in targets:
         label = t.get("name") or t["type"]
-        with console_err.status(f"loading {job} into {label}…"):
+        with Progress(*columns, console=console_err, transient=True) as bar:
+            task = bar.add_task(f"{job} → {label}", total=None)
             try:
-                report = load_job(job_dir, t, workspace)
+                report = load_job(job_dir, t, workspace, progress=lambda n, task=task: bar.advance(task, n))
             except InputError:
                 raise
             except FincrimeError as exc:
                 failures.append(f"{label}: {exc.one_line()}")
                 continue
-        where = report.get("graph") or ", ".join(report.get("files", []))
-        count = report.get("derived_triples", report.get("edges", ""))
+        where = report.get("graph") or report.get("folder") or report.get("url", "")
+        count = report.get("derived_triples")
+        if count is None:
+            count = f"{report.get('vertices', 0)} vertices, {report.get('edges', 0)} edges"
         table.add_row(label, report["type"], str(where), str(count), str(report.get("seconds", "")))
     if table.row_count:
         console.print(table)

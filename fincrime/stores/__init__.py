@@ -16,6 +16,8 @@ The JSON Schema of a job spec's ``targets`` list is ``targets.schema.json`` (als
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,12 @@ __all__ = [
 ]
 
 
-def load_job(job_dir: str | Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+def load_job(job_dir: str | Path, target: dict[str, Any], workspace: Workspace, *,
+             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Loads the results in ``job_dir`` into one target; returns a report with counts.
+
+    ``progress``, when given, is called with the number of triples / graph elements sent,
+    batch by batch (by the target types that send in batches).
 
     Raises :class:`fincrime.errors.InputError` for a bad target and
     :class:`fincrime.errors.FincrimeError` when the target fails (after its retries); the
@@ -47,7 +53,11 @@ def load_job(job_dir: str | Path, target: dict[str, Any], workspace: Workspace) 
     {'type': 'oxigraph', 'graph': 'urn:fincrime:job:demo_20250101_001', 'derived_triples': ...}
     """
     validate_target(target)
-    report = get(target["type"])(Path(job_dir), target, workspace)
+    loader = get(target["type"])
+    kwargs: dict[str, Any] = {}
+    if progress is not None and "progress" in inspect.signature(loader).parameters:
+        kwargs["progress"] = progress
+    report = loader(Path(job_dir), target, workspace, **kwargs)
     if target.get("name"):
         report["name"] = target["name"]
     return report

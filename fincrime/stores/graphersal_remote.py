@@ -90,6 +90,13 @@ class Translator:
         raise FincrimeError(f"embedded Gremlin: cannot send a {type(value).__name__} value")
 
 
+def error_message(exc: Exception) -> str:
+    """The line of a graphersal error that says what went wrong (its cause, when given)."""
+    lines = str(exc).splitlines() or [type(exc).__name__]
+    cause = next((ln for ln in lines if ln.startswith("Caused by:")), None)
+    return cause[len("Caused by:"):].strip() if cause else lines[0]
+
+
 def _to_gremlinpython(value: Any) -> Any:
     """graphersal's Vertex/Edge (and containers of them) as gremlinpython's classes."""
     import graphersal
@@ -126,8 +133,7 @@ class GraphersalConnection(RemoteConnection):
         try:
             results = self.graph.execute(script, translator.params, atomic=True)
         except graphersal.GraphersalError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise FincrimeError(f"embedded Gremlin: {first}") from None
+            raise FincrimeError(f"embedded Gremlin: {error_message(exc)}") from None
         return RemoteTraversal(iter([Traverser(_to_gremlinpython(r)) for r in results or []]))
 
     def is_closed(self) -> bool:

@@ -24,7 +24,8 @@ from gremlin_python.driver.remote_connection import RemoteConnection
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.traversal import Direction, Merge, T
 
-from fincrime.errors import FincrimeError
+from fincrime.errors import FincrimeError, InputError
+from fincrime.stores.graphersal_remote import error_message
 from fincrime.stores.http import Retry, TargetUnavailable, credentials
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.stores.propgraph import Edge, PropertyGraph, Vertex, build
@@ -38,8 +39,16 @@ def _upsert_vertex(t: Any, v: Vertex) -> Any:
     return t
 
 
-def _upsert_edge(t: Any, e: Edge) -> Any:
-    t = t.merge_e({T.id: e.id, T.label: e.label, Direction.OUT: e.out_v, Direction.IN: e.in_v})
+EDGE_KEY = "edgeId"
+
+
+def _upsert_edge(t: Any, e: Edge, edge_ids: str = "native") -> Any:
+    search: dict[Any, Any] = {T.label: e.label, Direction.OUT: e.out_v, Direction.IN: e.in_v}
+    if edge_ids == "native":
+        search[T.id] = e.id
+    else:  # servers that assign edge ids themselves (JanusGraph): match on a property
+        search[EDGE_KEY] = e.id
+    t = t.merge_e(search)
     if e.props:
         t = t.option(Merge.on_create, dict(e.props)).option(Merge.on_match, dict(e.props))
     return t
@@ -54,9 +63,11 @@ class GremlinLoader:
     """Writes a :class:`PropertyGraph` through any gremlinpython ``RemoteConnection``."""
 
     def __init__(self, connection: RemoteConnection, *, batch_size: int = 200,
-                 retry: Retry | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 edge_ids: str = "native", retry: Retry | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.g = traversal().with_(connection)
         self.batch_size = batch_size
+        self.edge_ids = edge_ids
         self.retry = retry or Retry()
         self._sleep = sleep
 
@@ -65,7 +76,7 @@ class GremlinLoader:
         for attempt in range(self.retry.attempts):
             t: Any = self.g
             for el in batch:
-                t = _upsert_vertex(t, el) if isinstance(el, Vertex) else _upsert_edge(t, el)
+                t = _upsert_vertex(t, el) if isinstance(el, Vertex) else _upsert_edge(t, el, self.edge_ids)
             try:
                 t.iterate()
                 return
@@ -98,7 +109,7 @@ def open_embedded(path: Path) -> Iterator[Any]:
     try:
         store = graphersal.Store.open(str(path)) if path.exists() else graphersal.Store.create(str(path))
     except graphersal.GraphersalError as exc:
-        raise FincrimeError(f"{path}: cannot open the embedded Gremlin graph: {str(exc).splitlines()[0]}") from None
+        raise FincrimeError(f"{path}: cannot open the embedded Gremlin graph: {error_message(exc)}") from None
     try:
         yield store.graph
     finally:
@@ -132,13 +143,50 @@ def connect(target: dict[str, Any], workspace: Workspace) -> Iterator[tuple[Remo
         conn.close()
 
 
-def load_gremlin_target(job: JobFiles, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+def load_gremlin_target(job: JobFiles, target: dict[str, Any], workspace: Workspace, *,
+                        progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """``load_job`` for ``{"type": "gremlin", ...}``."""
     start = time.perf_counter()
     graph = build(job)
     with connect(target, workspace) as (conn, where):
         loader = GremlinLoader(conn, batch_size=int(target.get("batch_size", 200)),
+                               edge_ids=target.get("edge_ids", "native"),
                                retry=Retry.from_target(target))
-        counts = loader.load(graph)
+        counts = loader.load(graph, progress)
     return {"type": "gremlin", "url": where, **counts, "labels": graph.counts(),
             "seconds": round(time.perf_counter() - start, 3)}
+
+
+def _plain(value: Any) -> Any:
+    """graphersal results as JSON-friendly values (elements as id/label maps)."""
+    import graphersal
+
+    if isinstance(value, graphersal.Vertex):
+        return {"id": value.id, "label": value.label, **{k: _plain(v) for k, v in value.properties.items()}}
+    if isinstance(value, graphersal.Edge):
+        return {"id": value.id, "label": value.label, "out": value.out_v.id, "in": value.in_v.id,
+                **{k: _plain(v) for k, v in value.properties.items()}}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def query_embedded(location: Path, script: str, *, source: str = "<gremlin>") -> list[Any]:
+    """Runs a read-only Gremlin script (graphersal dialect: double-quoted strings) on the
+    embedded graph and returns its results as plain values (a list)."""
+    import graphersal
+
+    if not location.exists():
+        raise InputError(f"{location}: no embedded Gremlin graph yet",
+                         hint="load a job into it with `fincrime load --job ID --type gremlin`")
+    with open_embedded(location) as graph:
+        try:
+            result = graph.execute(script, policy=graphersal.AccessPolicy.read_only())
+        except graphersal.GraphersalError as exc:
+            raise InputError(f"{source}: {error_message(exc)}") from None
+    result = _plain(result)
+    return result if isinstance(result, list) else [result]

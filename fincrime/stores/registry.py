@@ -1,6 +1,7 @@
 """Target types as plugins, registered by name and imported only when used (as rdflib does).
 
-A target type is a function ``load(job_dir, target, workspace) -> dict``. Built-in types are
+A target type is a function ``load(job_dir, target, workspace) -> dict`` (optionally taking a
+keyword ``progress``, called with the count of items sent per batch). Built-in types are
 registered below; other packages add theirs with :func:`register` or through the entry-point
 group ``fincrime.stores`` (``name = "package.module:function"``).
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,19 @@ def load_oxigraph(job_dir: Path, target: dict[str, Any], workspace: Workspace) -
     return load_embedded(job_dir, target, workspace.store_dir)
 
 
-def load_sparql(job_dir: Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+def load_sparql(job_dir: Path, target: dict[str, Any], workspace: Workspace, *,
+                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     from fincrime.stores.sparql_remote import SparqlServer
 
-    return SparqlServer(target).load_job(read_job(job_dir), with_inputs=target.get("inputs", True))
+    return SparqlServer(target).load_job(read_job(job_dir), with_inputs=target.get("inputs", True),
+                                         progress=progress)
 
 
-def load_gremlin(job_dir: Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+def load_gremlin(job_dir: Path, target: dict[str, Any], workspace: Workspace, *,
+                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     from fincrime.stores.gremlin import load_gremlin_target
 
-    return load_gremlin_target(read_job(job_dir), target, workspace)
+    return load_gremlin_target(read_job(job_dir), target, workspace, progress=progress)
 
 
 def load_neptune(job_dir: Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
