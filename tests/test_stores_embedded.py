@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_stores_helpers import ENT, SEED, derived_triples, input_triples, write_data, write_job
 
 from fincrime.cli import main
-from fincrime.errors import InputError, SourceError
+from fincrime.errors import FincrimeError, InputError, SourceError
 from fincrime.stores import load_job, validate_target
 from fincrime.stores.embedded import EmbeddedStore
 from fincrime.stores.query import run_embedded, term_from_json
@@ -205,9 +205,52 @@ def test_serve_sparql_answers_over_http(ws: Workspace, loaded: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(bad, timeout=10)
         assert info.value.code == 400
+        # a job loaded while the endpoint runs becomes visible without a restart
+        load_job(write_job(ws.output_root, "late_20250101_001", dataset="late"), {"type": "oxigraph"}, ws)
+        ask = "ASK { GRAPH <urn:fincrime:job:late_20250101_001> { ?s ?p ?o } }"
+        with urllib.request.urlopen(server.url + "?" + urllib.parse.urlencode({"query": ask}), timeout=10) as resp:
+            assert json.load(resp)["boolean"] is True
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_second_writer_waits_then_fails_clearly(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fincrime.stores.embedded as embedded
+
+    monkeypatch.setattr(embedded, "_LOCK_WAIT_SECONDS", 0.3)
+    holder = EmbeddedStore(ws.store_dir)
+    with pytest.raises(FincrimeError, match="cannot open the embedded store"):
+        EmbeddedStore(ws.store_dir)
+    assert holder.jobs() == []
+
+
+def test_serve_sparql_command(ws: Workspace, loaded: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from fincrime.stores.localservers import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "fincrime", "serve-sparql", "--port", str(port)],
+                            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/sparql?" + urllib.parse.urlencode({"query": "SELECT (COUNT(*) AS ?n) {?s ?p ?o}"})
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    doc = json.load(resp)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("serve-sparql did not answer")
+        assert int(doc["results"]["bindings"][0]["n"]["value"]) == len(input_triples()) + len(derived_triples())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 _literals = st.one_of(

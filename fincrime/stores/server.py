@@ -124,9 +124,25 @@ class SparqlHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], store: EmbeddedStore, *,
                  job_id: str | None = None, verbose: bool = False) -> None:
         super().__init__(address, SparqlHandler)
-        self.store = store
+        self._store = store
+        self._seen = self._stamp()
+        self._lock = threading.Lock()
         self.job_id = job_id
         self.verbose = verbose
+
+    def _stamp(self) -> int:
+        return self._store.path.stat().st_mtime_ns
+
+    @property
+    def store(self) -> EmbeddedStore:
+        """The store as of now: a read-only handle is a snapshot, so a load that finished
+        since (new files in the store folder) opens a fresh one."""
+        with self._lock:
+            stamp = self._stamp()
+            if stamp != self._seen:
+                self._store = EmbeddedStore(self._store.path, read_only=True)
+                self._seen = stamp
+            return self._store
 
     @property
     def url(self) -> str:
