@@ -20,7 +20,7 @@ from test_stores_helpers import derived_triples, input_triples, write_job
 from fincrime.cli import main
 from fincrime.errors import FincrimeError, InputError
 from fincrime.stores import load_job
-from fincrime.stores.http import HttpClient, HttpStatusError, Retry, TargetUnavailable
+from fincrime.stores.httpclient import HttpClient, HttpStatusError, Retry, TargetUnavailable
 from fincrime.stores.localservers import free_port, oxigraph_cli, virtuoso_cli
 from fincrime.stores.localservers import oxigraph_server as local_oxigraph
 from fincrime.stores.localservers import virtuoso_server as local_virtuoso

@@ -26,7 +26,7 @@ from gremlin_python.process.traversal import Direction, Merge, T
 
 from fincrime.errors import FincrimeError, InputError
 from fincrime.stores.graphersal_remote import error_message
-from fincrime.stores.http import Retry, TargetUnavailable, credentials
+from fincrime.stores.httpclient import Retry, TargetUnavailable, credentials
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.stores.propgraph import Edge, PropertyGraph, Vertex, build
 from fincrime.workspace import Workspace

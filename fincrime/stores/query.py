@@ -172,7 +172,7 @@ def run_remote(endpoint: str, text: str, *, source: str, auth: dict[str, Any] | 
 
     SELECT/ASK ask for SPARQL JSON results, CONSTRUCT/DESCRIBE for N-Triples (or Turtle).
     """
-    from fincrime.stores.http import HttpClient, HttpStatusError, Retry
+    from fincrime.stores.httpclient import HttpClient, HttpStatusError, Retry
 
     client = HttpClient(auth=auth, retry=Retry(attempts=3, backoff=0.5, timeout=timeout))
     body = urllib.parse.urlencode({"query": text}).encode()

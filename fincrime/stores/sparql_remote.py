@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fincrime.errors import FincrimeError
-from fincrime.stores.http import HttpClient, HttpStatusError, Retry
+from fincrime.stores.httpclient import HttpClient, HttpStatusError, Retry
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.stores.ntriples import Batches
 
