@@ -13,7 +13,7 @@ import threading
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from test_jobs_support import make_dataset
@@ -72,7 +72,7 @@ def smtp_server(tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[tuple[dict[str, str], bytes]] = []
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     fail_first = 0
 
     def do_POST(self) -> None:

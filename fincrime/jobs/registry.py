@@ -463,7 +463,7 @@ class Registry:
         rows = self._db.execute(f"SELECT * FROM jobs WHERE notified = 0 AND status IN ({marks})", FINAL).fetchall()
         return [JobRecord.from_row(r) for r in rows]
 
-    def mark_notified(self, job_id: str, message: str) -> bool:
+    def mark_notified(self, job_id: str, message: str | None) -> bool:
         """Claims the job's notifications; False when another process already did.
 
         Claiming before sending means a crash mid-send loses a message rather than repeating it.
@@ -473,5 +473,6 @@ class Registry:
             cur = db.execute("UPDATE jobs SET notified = 1 WHERE id = ? AND notified = 0", (job_id,))
             if cur.rowcount != 1:
                 return False
-            self._event(db, job_id, self.get(job_id).status, message, at)
+            if message:
+                self._event(db, job_id, self.get(job_id).status, message, at)
         return True

@@ -54,7 +54,7 @@ class MissingComponent(FincrimeError):
 
 def _transient_types() -> tuple[type[BaseException], ...]:
     try:
-        from fincrime.stores.http import TargetUnavailable
+        from fincrime.stores.httpclient import TargetUnavailable
     except ImportError:
         return TRANSIENT
     return (*TRANSIENT, TargetUnavailable)

@@ -118,7 +118,7 @@ def notify_finished(registry: R.Registry, job_id: str, *, env: Mapping[str, str]
         return []
     spec = (job.resolved or {}).get("spec", {})
     targets = spec.get("notify") or []
-    if not registry.mark_notified(job_id, f"notifying {len(targets)} target(s)" if targets else "no notify targets"):
+    if not registry.mark_notified(job_id, f"notifying {len(targets)} target(s)" if targets else None):
         return []
     if not targets:
         return []
