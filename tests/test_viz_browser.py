@@ -222,4 +222,6 @@ def test_ten_thousand_chain_report_opens_fast(browser, tmp_path_factory, tmp_pat
     seconds = p.open(job_dir / "viz" / "overview.html")
     assert seconds < 8, seconds
     assert p.page.locator("#truncation").count() == 1
+    assert p.page.locator("#graph svg g.node").count() == 300  # the cap
+    p.shot("overview-10k")
     p.close()

@@ -125,10 +125,14 @@ def test_overview_cap_truncates_with_note(rendered, tmp_path):
     ov = aggregate(job.chains, cap=10)
     assert len(ov.parties) == 10 and ov.total_parties == 37 and ov.truncated
     assert all(a in ov.parties and b in ov.parties for a, b in ov.links)
+    strongest = max((t for c in job.chains for t in c.transfers), key=lambda t: t.amount)
+    assert (strongest.originator, strongest.beneficiary) in ov.links
+    assert len(ov.links) >= 5  # kept parties are connected, not just the busiest ones
     from fincrime.viz.overview import render_overview
 
     render_overview(job, tmp_path, set(), cap=10)
-    assert "showing 10 of 37 parties" in (tmp_path / "overview.html").read_text()
+    page = (tmp_path / "overview.html").read_text()
+    assert f"showing 10 of 37 parties and {len(ov.links)} of 35 links" in page
 
 
 def test_render_job_single_chain_and_errors(rendered, tmp_path):

@@ -25,7 +25,8 @@ def local_name(iri: str) -> str:
     >>> local_name("http://oxfordsemantic.tech/transactions/classes#FanInHub")
     'FanInHub'
     """
-    return re.split(r"[#/]", iri.rstrip("/#"))[-1] or iri
+    s = iri.rstrip("/#")
+    return s[max(s.rfind("#"), s.rfind("/")) + 1 :] or iri
 
 
 def format_amount(value: float | None) -> str:

@@ -2,8 +2,8 @@
 
 Edges aggregate every chain hop between two parties: weight = number of chains using that link,
 amount = total of the distinct transactions on it. Graphviz ``dot`` needs seconds for a few
-hundred nodes and minutes for a thousand, so the graph keeps the ``cap`` parties that occur in
-the most chains (the page says what was left out) and switches to ``sfdp`` past
+hundred nodes and minutes for a thousand, so the graph keeps the strongest links (most chains,
+then largest amount) while their parties fit in ``cap`` (the page says what was left out) and switches to ``sfdp`` past
 ``FORCE_MAX_NODES`` (force-directed layouts suit a party graph: it has no time order, and a long
 chain folds up instead of stretching into one very wide row).
 """
@@ -85,9 +85,17 @@ def aggregate(chains: list[Chain], cap: int = OVERVIEW_CAP) -> Overview:
             link = links.setdefault((t.originator, t.beneficiary), Link())
             link.chains.add(c.slug)
             link.transactions[t.iri] = t.amount
-    ranked = sorted(parties, key=lambda p: (-len(parties[p]), -flow[p], p))[:cap]
-    keep = set(ranked)
-    kept_links = {k: v for k, v in links.items() if k[0] in keep and k[1] in keep}
+    # Strongest links first (most chains, then most money), taking their parties while they fit:
+    # the kept graph is the densest part of the picture rather than unconnected busy parties.
+    keep: dict[str, None] = {}
+    kept_links: dict[tuple[str, str], Link] = {}
+    for (a, b), link in sorted(links.items(), key=lambda kv: (-len(kv[1].chains), -kv[1].amount, kv[0])):
+        new = [p for p in dict.fromkeys((a, b)) if p not in keep]
+        if len(keep) + len(new) > cap:
+            continue
+        keep.update(dict.fromkeys(new))
+        kept_links[(a, b)] = link
+    ranked = sorted(keep, key=lambda p: (-len(parties[p]), -flow[p], p))
     return Overview(
         parties={p: parties[p] for p in ranked},
         links=kept_links,
@@ -253,8 +261,9 @@ def render_overview(job: JobData, viz_dir: Path, rendered: set[str], cap: int = 
     note = ""
     if ov.truncated:
         note = (
-            f"Truncated: showing {len(ov.parties):,} of {ov.total_parties:,} parties (those in the most "
-            f"chains) and {len(ov.links):,} of {ov.total_links:,} links."
+            f"Truncated: showing {len(ov.parties):,} of {ov.total_parties:,} parties and "
+            f"{len(ov.links):,} of {ov.total_links:,} links (the links in the most chains, then with "
+            "the largest amounts)."
         )
     page = render(
         "overview.html.j2",

@@ -61,6 +61,6 @@ def render_job(
         if progress:
             progress(i + 1, len(picked))
     if overview:
-        drawn = {c.slug for c in job.chains if (viz_dir / "chains" / f"{c.slug}.html").exists()}
+        drawn = {p.stem for p in (viz_dir / "chains").glob("*.html")}
         written += render_overview(job, viz_dir, drawn)
     return written

@@ -140,11 +140,8 @@ def _findings(job: JobData) -> list[dict[str, Any]]:
 def report_context(job: JobData) -> dict[str, Any]:
     manifest = job.manifest
     viz = job.job_dir / "viz"
-    pictures = {
-        c.slug: f"viz/chains/{c.slug}.html"
-        for c in job.chains
-        if (chain_dir(viz) / f"{c.slug}.html").exists()
-    }
+    drawn = {p.stem for p in chain_dir(viz).glob("*.html")}  # one listing, not 10,000 stats
+    pictures = {c.slug: f"viz/chains/{c.slug}.html" for c in job.chains if c.slug in drawn}
     timings = [(k, v) for k, v in _flatten(manifest.get("timings") or {}) if isinstance(v, int | float)]
     longest = max((v for _, v in timings), default=0) or 1
     scores = score_findings(job.findings, job.attempts) if job.attempts else []
@@ -200,5 +197,5 @@ def write_report(job_dir: str | Path) -> Path:
         "chain_counts": job.chain_counts,
         "chains": records,
     }
-    atomic_write(job.job_dir / "chains.json", json.dumps(payload, indent=1, ensure_ascii=False))
+    atomic_write(job.job_dir / "chains.json", json.dumps(payload, ensure_ascii=False))
     return atomic_write(job.job_dir / "report.html", render("report.html.j2", **ctx))
