@@ -150,3 +150,25 @@ def test_rules_and_params_reach_the_engine(tmp_path: Path) -> None:
     derived = (Path(job.output_dir) / "derived.nt").read_text()
     assert derived.count("classes#Big>") == 2, derived  # amounts 1004 and 1005 exceed the job's limit
     assert job.counts["derived_triples"] == len(derived.splitlines())
+
+
+SEED = REPO.parent / "shared" / "seed"
+
+
+@pytest.mark.skipif(not SEED.is_dir() or not engine_available(), reason="needs ../shared/seed and the rule engine")
+def test_reference_rules_and_queries_run_as_a_job(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "in" / "seed"
+    folder.mkdir(parents=True)
+    for pattern in ("data/original-generator-10k/*.nt.gz", "rules/*.dlog", "queries/*.rq"):
+        for f in SEED.glob(pattern):
+            shutil.copy(f, folder / f.name)
+    spec = make_dataset(tmp_path / "in", name="seed", n=0, queries={}, spec={
+        "name": "seed", "data": "*.nt.gz", "rules": "*.dlog", "queries": "*.rq",
+        "prefixes": {"": "http://oxfordsemantic.tech/transactions/entities#"}, "targets": [{"type": "oxigraph"}]})
+    job = run_spec(tmp_path, spec)
+    assert job.status == R.DONE, job.error
+    # known result of the reference rules as written (../shared/README.md)
+    assert job.counts["chains"] == {"PartialChain": 487, "SuspiciousChain": 5, "HighValueChain": 5}
+    assert job.counts["loads"][0]["type"] == "oxigraph"
