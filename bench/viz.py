@@ -110,7 +110,7 @@ def main() -> None:
         t.add_row(f"Chromium: open {long.length}-hop chain page", f"{opened[1]:.2f}", "")
         t.add_row("Chromium: open overview.html", f"{opened[2]:.2f}", "")
         console.print(t)
-        console.print(f"{len(drawn)} files drawn; overview: see {job_dir / 'viz' / 'overview.html'}")
+        console.print(f"{len(drawn)} picture files drawn")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
