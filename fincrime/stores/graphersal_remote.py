@@ -24,6 +24,7 @@ import datetime as _dt
 import enum
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTraversal
@@ -53,41 +54,64 @@ class Translator:
         self.params[name] = value
         return f"params.{name}"
 
-    def traversal(self, bytecode: Bytecode, source: str = "g") -> str:
+    def _steps(self, bytecode: Bytecode) -> list[str]:
         if bytecode.source_instructions:
             names = ", ".join(i[0] for i in bytecode.source_instructions)
             raise FincrimeError(f"embedded Gremlin: source steps are not supported ({names})")
-        return source + "".join(
-            f".{name}({', '.join(self.value(a) for a in args)})"
-            for name, *args in bytecode.step_instructions
-        )
+        return [f".{name}({', '.join(self.value(a) for a in args)})"
+                for name, *args in bytecode.step_instructions]
+
+    def traversal(self, bytecode: Bytecode, source: str = "g") -> str:
+        """A (nested, anonymous) traversal as one expression."""
+        return source + "".join(self._steps(bytecode))
+
+    def script(self, bytecode: Bytecode) -> str:
+        """The top-level traversal as one statement per step, run to a list.
+
+        The script parser limits how deeply one expression may nest, and a batch of a few
+        hundred upserts chained in one expression passes that limit.
+        """
+        lines = ["let t = g;", *(f"t = t{step};" for step in self._steps(bytecode)), "t.to_list()"]
+        return "\n".join(lines)
 
     def _key(self, key: Any) -> str:
-        if isinstance(key, enum.Enum):
-            return json.dumps(f"{_TOKEN_KEYS.get(type(key).__name__, type(key).__name__)}.{key.name}")
-        if isinstance(key, str) and _SAFE_KEY.match(key):
-            return json.dumps(key)
-        raise FincrimeError(f"embedded Gremlin: unsupported map key {key!r}")
+        return _key_text(key)
 
     def value(self, value: Any) -> str:
+        # Most values of a load are scalars and maps: test for them first.
+        if value is None or type(value) in _SCALARS:
+            return self._param(value)
+        if isinstance(value, dict):
+            return "#{" + ", ".join(f"{_key_text(k)}: {self.value(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, enum.Enum):
+            return f"{type(value).__name__}.{_camel(value.name)}"
         if isinstance(value, Bytecode):
             return self.traversal(value, "__")
-        if hasattr(value, "bytecode") and isinstance(value.bytecode, Bytecode):
-            return self.traversal(value.bytecode, "__")
         if isinstance(value, P | TextP):
             args = [value.value] if value.other is None else [value.value, value.other]
             return f"{type(value).__name__}.{value.operator}({', '.join(self.value(a) for a in args)})"
-        if isinstance(value, enum.Enum):
-            return f"{type(value).__name__}.{_camel(value.name)}"
-        if isinstance(value, dict):
-            return "#{" + ", ".join(f"{self._key(k)}: {self.value(v)}" for k, v in value.items()) + "}"
+        if isinstance(getattr(value, "bytecode", None), Bytecode):
+            return self.traversal(value.bytecode, "__")
         if isinstance(value, list | tuple | set):
             return "[" + ", ".join(self.value(v) for v in value) + "]"
         if isinstance(value, gp.Element):
             return self._param(str(value.id))
-        if value is None or isinstance(value, bool | int | float | str | _dt.datetime | _dt.date):
-            return self._param(value)
+        if isinstance(value, bool | int | float | str | _dt.datetime | _dt.date):
+            return self._param(value)  # subclasses of the scalar types
         raise FincrimeError(f"embedded Gremlin: cannot send a {type(value).__name__} value")
+
+
+_SCALARS = frozenset({str, int, float, bool, _dt.datetime, _dt.date})
+
+
+@lru_cache(maxsize=4096)
+def _key_text(key: Any) -> str:
+    """A map key as script text: a token (``"T.id"``) or a plain property name."""
+    if isinstance(key, enum.Enum):
+        return json.dumps(f"{_TOKEN_KEYS.get(type(key).__name__, type(key).__name__)}.{key.name}")
+    if isinstance(key, str) and _SAFE_KEY.match(key):
+        return json.dumps(key)
+    raise FincrimeError(f"embedded Gremlin: unsupported map key {key!r}")
 
 
 def error_message(exc: Exception) -> str:
@@ -129,7 +153,7 @@ class GraphersalConnection(RemoteConnection):
         import graphersal
 
         translator = Translator()
-        script = translator.traversal(bytecode) + ".to_list()"
+        script = translator.script(bytecode)
         try:
             results = self.graph.execute(script, translator.params, atomic=True)
         except graphersal.GraphersalError as exc:
