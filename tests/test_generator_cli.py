@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,20 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "--help"]) == 0
     text = capsys.readouterr().out
     assert "Example: fincrime generate" in " ".join(text.split())
+
+
+def test_partial_files_of_dead_runs_are_swept(tmp_path: Path) -> None:
+    dead = tmp_path / f".transactions-0.nt.partial-{2**22 + 12345}"  # above any Linux pid_max
+    live = tmp_path / f".parties-0.nt.partial-{os.getppid()}"  # a running process: maybe busy
+    foreign = tmp_path / ".notes.txt.partial-99999999"  # not one of our names
+    for path in (dead, live, foreign):
+        path.write_bytes(b"half")
+    run(tmp_path, transactions=500)
+    assert not dead.exists() and live.exists() and foreign.exists()
+
+
+def test_smallest_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "-n", "1", "--parties", "2", "--out", str(tmp_path), *FIXED]) == 0
+    lines = (tmp_path / "transactions-0.nt").read_bytes().splitlines()
+    assert len(lines) == 5 and len((tmp_path / "parties-0.nt").read_bytes().splitlines()) == 12
+    assert (tmp_path / "ground-truth.nt").read_bytes() == b""

@@ -102,19 +102,19 @@ def register(app: typer.Typer) -> None:
 
         config = GeneratorConfig(
             out=out,
-            transactions=transactions,  # type: ignore[arg-type]  # text is validated by resolve()
-            parties=parties,  # type: ignore[arg-type]
-            suspicious_ratio=suspicious_ratio,  # type: ignore[arg-type]
-            days=days,  # type: ignore[arg-type]
+            transactions=transactions,  # option text; resolve() parses it
+            parties=parties,
+            suspicious_ratio=suspicious_ratio,
+            days=days,
             end_date=end_date,
-            files=files,  # type: ignore[arg-type]
-            seed=seed,  # type: ignore[arg-type]
+            files=files,
+            seed=seed,
             format=fmt,
             profile=profile,
             typologies=typology,
-            chain_suspicious_prob=chain_suspicious_prob,  # type: ignore[arg-type]
-            structuring_threshold=structuring_threshold,  # type: ignore[arg-type]
-            hop_margin=hop_margin,  # type: ignore[arg-type]
+            chain_suspicious_prob=chain_suspicious_prob,
+            structuring_threshold=structuring_threshold,
+            hop_margin=hop_margin,
             overwrite=force,
         )
         if console.is_terminal and not as_json:

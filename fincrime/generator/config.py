@@ -121,6 +121,9 @@ def parse_typologies(spec: str | None, transactions: int) -> list[TypologyReques
 class GeneratorConfig:
     """Everything ``fincrime generate`` can be told; defaults match the CLI.
 
+    Numbers may also be given as option text (``"1M"``, ``"0.01"``): ``resolve()`` parses
+    and validates them, so the CLI and Python callers get the same messages.
+
     ``parties=None`` means ``transactions // 10``; ``seed=None`` draws a fresh seed (reported
     back so the run can be repeated); ``end_date=None`` means now (UTC). ``typologies`` is the
     ``--typology`` text: ``"auto"`` (the default for the realistic profile: every typology,
@@ -128,20 +131,20 @@ class GeneratorConfig:
     or ``"fan_in=20,cycle=10:5,layering=5:4-12"`` (``name=COUNT[:SIZE[-MAX]]``).
     """
 
-    out: Path = Path("input/generated")
-    transactions: int = 10_000
-    parties: int | None = None
-    suspicious_ratio: float = 0.0001
-    days: int = 3
+    out: Path | str = Path("input/generated")
+    transactions: int | str = 10_000
+    parties: int | str | None = None
+    suspicious_ratio: float | str = 0.0001
+    days: int | str = 3
     end_date: datetime | str | None = None
-    files: int = 1
-    seed: int | None = None
+    files: int | str = 1
+    seed: int | str | None = None
     format: str = "nt"
     profile: str = "realistic"
     typologies: str | None = None
-    chain_suspicious_prob: float = 1.0
-    structuring_threshold: float = 10_000.0
-    hop_margin: float = 0.03
+    chain_suspicious_prob: float | str = 1.0
+    structuring_threshold: float | str = 10_000.0
+    hop_margin: float | str = 0.03
     overwrite: bool = False
     chunk_size: int = DEFAULT_CHUNK
     gzip_level: int = 1

@@ -24,7 +24,7 @@ from fincrime.errors import FincrimeError, InputError
 GENERATED = re.compile(
     r"^(?:(?:parties|transactions)-\d+\.(?:nt|nt\.gz|parquet)|ground-truth\.(?:nt|csv)|generation\.json)$"
 )
-_PARTIAL = re.compile(r"^\..+\.partial-\d+$")
+_PARTIAL = re.compile(r"^\..+\.partial-(\d+)$")
 
 
 def _reason(exc: OSError) -> str:
@@ -48,6 +48,7 @@ class OutputSet:
             probe.unlink()
         except OSError as exc:
             raise InputError(f"--out: cannot write into {out}: {_reason(exc)}") from None
+        self._sweep_orphans()
         self.existing = sorted(p.name for p in out.iterdir() if GENERATED.match(p.name))
         if self.existing and not overwrite:
             shown = ", ".join(self.existing[:3]) + (", ..." if len(self.existing) > 3 else "")
@@ -56,6 +57,17 @@ class OutputSet:
             )
         self.pending: dict[Path, Path] = {}  # partial -> final
         self.removed: list[Path] = []
+
+    def _sweep_orphans(self) -> None:
+        """Delete partial files of earlier runs whose process is gone (killed, power loss)."""
+        for path in self.out.iterdir():
+            m = _PARTIAL.match(path.name)
+            if (
+                m
+                and GENERATED.match(path.name[1:].rsplit(".partial-", 1)[0])
+                and not _alive(int(m[1]))
+            ):
+                path.unlink(missing_ok=True)
 
     def partial(self, name: str) -> Path:
         """A fresh partial path for the file that will be called ``name``."""
@@ -178,6 +190,13 @@ class ParquetSink:
         self.writer.close()
 
 
-def is_partial(name: str) -> bool:
-    """Whether a file name is one of our partial (in-progress) files."""
-    return bool(_PARTIAL.match(name))
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
