@@ -187,3 +187,16 @@ def test_missing_chain_transactions_are_noted(tmp_path):
     job = load_job(b.write(tmp_path / "d" / "d_20250101_002", job_id="d_20250101_002"))
     assert "not in the job's input data" in job.notes[-1]
     assert isinstance(job.transactions, pl.DataFrame) and job.transactions.is_empty()
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["ntriples", "model", "groundtruth", "graphviz", "chain_graph", "overview", "templates"],
+)
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"fincrime.viz.{module}")
+    result = doctest.testmod(mod)
+    assert result.failed == 0 and (result.attempted > 0 or module == "graphviz")

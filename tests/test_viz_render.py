@@ -162,3 +162,53 @@ def test_cli_viz(rendered, tmp_path, monkeypatch, capsys):
     assert main(["viz", "--job-dir", str(out), "--format", "gif"]) == 2
     assert main(["viz"]) == 2
     assert "exactly one of --job" in capsys.readouterr().err
+
+
+def test_seed_shape_chain_pictures(tmp_path):
+    job_dir, facts = _make_jobs().small_job(tmp_path, seed_shape=True)
+    render_job(job_dir, formats=("svg",), overview=False)
+    job = load_job(job_dir)
+    cycle = job.chain_by_iri(facts["cycle"])
+    svg = job_dir / "viz" / "chains" / f"{cycle.slug}.svg"
+    assert len(_groups(svg, "node")) == 3 and len(_groups(svg, "edge")) == 3
+    texts = " ".join(_svg_texts(svg))
+    assert all(format_amount(t.amount) in texts for t in facts["cycle_hops"])
+    assert [g.get("id") for g in _groups(svg, "bottleneck")] == ["t2"]
+
+
+SEED_DATA = Path(__file__).resolve().parents[2] / "shared" / "seed" / "data" / "original-generator-10k"
+
+
+@pytest.mark.skipif(not SEED_DATA.is_dir(), reason="../shared/seed is not beside the repo")
+def test_reference_generator_data(tmp_path):
+    """A seed-shape chain over the original generator's gzipped files draws their names and amounts."""
+    import gzip
+
+    import pyoxigraph as ox
+
+    data = sorted(SEED_DATA.glob("*.nt.gz"))
+    triples = [t for f in data for t in ox.parse(gzip.open(f), ox.RdfFormat.N_TRIPLES)]
+    P = "http://oxfordsemantic.tech/transactions/properties#"
+    suspicious = {t.subject.value for t in triples if t.predicate.value == P + "isSuspicious" and t.object.value == "true"}
+    tx = next(t.subject.value for t in triples if t.predicate.value == P + "hasOriginator" and t.object.value in suspicious)
+    facts = {t.predicate.value.rsplit("#", 1)[1]: t.object.value for t in triples if t.subject.value == tx}
+    names = {t.subject.value: t.object.value for t in triples if t.predicate.value == P + "hasFullName"}
+    chain = "http://oxfordsemantic.tech/transactions/0123456789abcdef0123456789abcdef"
+    job_dir = tmp_path / "seed" / "seed_20250101_001"
+    job_dir.mkdir(parents=True)
+    T = "http://oxfordsemantic.tech/transactions/classes#"
+    (job_dir / "derived.nt").write_text(
+        f"<{chain}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{T}PartialChain> .\n"
+        f"<{chain}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{T}SuspiciousChain> .\n"
+        f"<{chain}> <{P}containsTransaction> <{tx}> .\n"
+    )
+    inputs = [{"path": str(f), "sha256": "", "bytes": f.stat().st_size, "kind": "data"} for f in data]
+    (job_dir / "manifest.json").write_text(json.dumps({"id": job_dir.name, "inputs": inputs}))
+    job = load_job(job_dir)
+    assert job.transactions.height == 10_000 and len(job.parties) == 1_000
+    (c,) = job.chains
+    assert c.shape == "seed" and c.originator == facts["hasOriginator"] and c.length == 1
+    render_job(job_dir, formats=("svg",), overview=False)
+    texts = " ".join(_svg_texts(job_dir / "viz" / "chains" / f"{c.slug}.svg"))
+    assert names[facts["hasOriginator"]] in texts and names[facts["hasBeneficiary"]] in texts
+    assert format_amount(float(facts["hasAmount"])) in texts

@@ -19,8 +19,10 @@ def viz(
     report: bool = typer.Option(True, "--report/--no-report", help="Also write report.html, chains.csv, chains.json."),
     output_root: Path | None = typer.Option(None, "--output-root", help="Where job folders live (default ./output or $FINCRIME_OUTPUT)."),
 ) -> None:
-    """Draw a job's chains (interactive HTML, SVG, PNG), its overview graph and timeline, and
-    write the investigator report. Everything opens offline.
+    """Draw a job's chains and overview, and write its investigator report (all offline).
+
+    Pictures: one interactive HTML page per chain (plus SVG/PNG), the overview party graph and
+    a timeline under viz/; report.html, chains.csv and chains.json in the job folder.
 
     Example: fincrime viz --job demo_20250101_001 --top 20 --format html --format png
     """
