@@ -264,3 +264,16 @@ _terms = st.one_of(_literals, st.builds(lambda s: ox.NamedNode("http://x.org/" +
 @given(_terms)
 def test_json_terms_round_trip(term: ox.Literal | ox.NamedNode) -> None:
     assert term_from_json(json.loads(json.dumps(json_term(term)))) == term
+
+
+def test_one_failing_target_does_not_stop_the_others(ws: Workspace, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("NO_SUCH_PASSWORD", raising=False)
+    bad = {"type": "sparql", "name": "remote", "endpoint": "http://127.0.0.1:9/sparql",
+           "auth": {"type": "basic", "user": "u", "password_env": "NO_SUCH_PASSWORD"}}
+    write_job(ws.output_root, JOB, targets=[bad, {"type": "oxigraph", "name": "local"}])
+    assert main(["load", "--job", JOB]) == 2
+    captured = capsys.readouterr()
+    assert "remote: target auth: environment variable NO_SUCH_PASSWORD" in captured.err
+    assert "local" in captured.out
+    assert EmbeddedStore(ws.store_dir, read_only=True).jobs() == [JOB]

@@ -177,6 +177,7 @@ def load(
     table = Table("target", "type", "graph / folder", "derived triples / elements", "seconds",
                   header_style="bold")
     failures: list[str] = []
+    bad_input = False
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())
     for t in targets:
@@ -185,10 +186,9 @@ def load(
             task = bar.add_task(f"{job} → {label}", total=None)
             try:
                 report = load_job(job_dir, t, workspace, progress=lambda n, task=task: bar.advance(task, n))
-            except InputError:
-                raise
-            except FincrimeError as exc:
+            except FincrimeError as exc:  # one target failing must not keep the others from loading
                 failures.append(f"{label}: {exc.one_line()}")
+                bad_input = bad_input or isinstance(exc, InputError)
                 continue
         where = report.get("graph") or report.get("folder") or report.get("url", "")
         count = report.get("derived_triples")
@@ -200,8 +200,9 @@ def load(
     for line in failures:
         console_err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
     if failures:
-        raise FincrimeError(f"{len(failures)} of {len(targets)} target(s) failed; results stay in "
-                            f"{job_dir}; retry with `fincrime load --job {job}`")
+        error = InputError if bad_input else FincrimeError
+        raise error(f"{len(failures)} of {len(targets)} target(s) failed; results stay in "
+                    f"{job_dir}; retry with `fincrime load --job {job}`")
 
 
 def serve_sparql(
