@@ -187,7 +187,7 @@ def test_reference_generator_data(tmp_path):
     import pyoxigraph as ox
 
     data = sorted(SEED_DATA.glob("*.nt.gz"))
-    triples = [t for f in data for t in ox.parse(gzip.open(f), ox.RdfFormat.N_TRIPLES)]
+    triples = [t for f in data for t in ox.parse(gzip.decompress(f.read_bytes()), ox.RdfFormat.N_TRIPLES)]
     P = "http://oxfordsemantic.tech/transactions/properties#"
     suspicious = {t.subject.value for t in triples if t.predicate.value == P + "isSuspicious" and t.object.value == "true"}
     tx = next(t.subject.value for t in triples if t.predicate.value == P + "hasOriginator" and t.object.value in suspicious)
