@@ -100,6 +100,14 @@ def _sources(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _status(manifest: dict[str, Any]) -> str:
+    status = str(manifest.get("status") or "unknown")
+    # The job runner writes the report in its last phase, before the job is marked finished.
+    if status == "visualizing":
+        return "finishing (report written in the last phase)"
+    return status
+
+
 def _table_data(job: JobData, pictures: dict[str, str]) -> dict[str, Any]:
     """Compact chains for the browser table: parties once, hops as party indexes."""
     index: dict[str, int] = {}
@@ -149,7 +157,7 @@ def report_context(job: JobData) -> dict[str, Any]:
     return {
         "job": {
             "id": job.job_id, "dataset": manifest.get("dataset", job.job_dir.parent.name),
-            "name": manifest.get("name", ""), "status": manifest.get("status", ""),
+            "name": manifest.get("name", ""), "status": _status(manifest),
             "dir": str(job.job_dir),
         },
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
