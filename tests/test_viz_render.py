@@ -212,3 +212,17 @@ def test_reference_generator_data(tmp_path):
     texts = " ".join(_svg_texts(job_dir / "viz" / "chains" / f"{c.slug}.svg"))
     assert names[facts["hasOriginator"]] in texts and names[facts["hasBeneficiary"]] in texts
     assert format_amount(float(facts["hasAmount"])) in texts
+
+
+def test_job_without_chains(tmp_path):
+    mj = _make_jobs()
+    b = mj.JobBuilder()
+    a = b.party("a", "Alone")
+    b.finding(a, "FanOutHub")
+    job_dir = b.write(tmp_path / "d" / "d_20250101_003", job_id="d_20250101_003")
+    files = render_job(job_dir)
+    assert [f.name for f in files] == ["overview.html", "timeline.svg"]
+    html = write_report(job_dir).read_text()
+    assert "FanOutHub" in html and "fan_out" in html
+    assert (job_dir / "chains.csv").read_text().count("\n") == 1  # header only
+    assert json.loads((job_dir / "chains.json").read_text())["chains"] == []

@@ -15,7 +15,7 @@ def viz(
     job_dir: Path | None = typer.Option(None, "--job-dir", help="Job output folder, instead of --job."),
     chain: list[str] = typer.Option([], "--chain", help="Draw this chain (IRI); repeatable. Default: the top N."),
     top: int | None = typer.Option(None, "--top", help="Draw the N chains with the largest bottleneck (default 50)."),
-    fmt: list[str] = typer.Option([], "--format", "-f", help="html | svg | png; repeatable (default: html and svg)."),
+    fmt: list[str] = typer.Option([], "--format", "-f", help="html | svg | png; repeatable or comma-separated (default: html,svg)."),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write report.html, chains.csv, chains.json."),
     output_root: Path | None = typer.Option(None, "--output-root", help="Where job folders live (default ./output or $FINCRIME_OUTPUT)."),
 ) -> None:
@@ -49,7 +49,8 @@ def viz(
     ) as bar:
         task = bar.add_task("chains", total=None)
         written += render_job(
-            folder, formats=tuple(fmt) or ("html", "svg"), top=top, chains=chain or None,
+            folder, formats=tuple(x for f in fmt for x in f.split(",") if x) or ("html", "svg"),
+            top=top, chains=chain or None,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if report:
