@@ -112,7 +112,7 @@ def test_report_files(rendered):
     assert data["chains"][2]["transactions"][17]["amount"] == 1_234.56
     html = report.read_text()
     for needle in ("suspicious-chains.dlog", "suspicious-chains.rq", "FanInHub", "fan_in", "50%",
-                   "structuring", "Dora Decoy", "reason", "viz/overview.html"):
+                   "structuring", "Dora Decoy", "reason", "viz/overview.html", "param:maxChainLength"):
         assert needle in html, needle
     manifest = json.loads((job_dir / "manifest.json").read_text())
     for item in manifest["inputs"]:
@@ -226,3 +226,17 @@ def test_job_without_chains(tmp_path):
     assert "FanOutHub" in html and "fan_out" in html
     assert (job_dir / "chains.csv").read_text().count("\n") == 1  # header only
     assert json.loads((job_dir / "chains.json").read_text())["chains"] == []
+
+
+def test_party_activity_caps_but_keeps_chain_transfers(rendered):
+    from fincrime.viz.chain_page import party_activity
+
+    job_dir, facts, _, _ = rendered
+    job = load_job(job_dir)
+    party = facts["long_party"]
+    hops = {t.iri for t in facts["long_hops"] if party in (t.orig, t.ben)}
+    rows, total = party_activity(job, [party], keep=hops, cap=1)[party]
+    assert total == 4
+    assert {r[0] for r in rows} == hops  # the earliest one, plus the other chain hop past the cap
+    rows, total = party_activity(job, [party], cap=10)[party]
+    assert [r[4] for r in rows] == sorted(r[4] for r in rows) and len(rows) == 4

@@ -23,63 +23,71 @@ def chain_dir(viz_dir: Path) -> Path:
     return viz_dir / "chains"
 
 
-def party_activity(job: JobData, parties: Iterable[str]) -> dict[str, list[tuple[str, str, str, float, str]]]:
-    """Every input transaction of each party: (tx, originator, beneficiary, amount, date), by date."""
+def party_activity(
+    job: JobData, parties: Iterable[str], keep: set[str] | None = None, cap: int = PARTY_TX_CAP
+) -> dict[str, tuple[list[tuple[str, str, str, float, str]], int]]:
+    """Per party: its first ``cap`` input transactions by date plus any in ``keep`` (rows of
+    tx, originator, beneficiary, amount, date), and how many it has in all.
+
+    Capping happens in polars, so a hub with a million transfers costs no Python loop.
+    """
     wanted = list(dict.fromkeys(parties))
+    cols = ["tx", "originator", "beneficiary", "amount", "date"]
     tx = job.transactions
-    rows = tx.filter(pl.col("originator").is_in(wanted) | pl.col("beneficiary").is_in(wanted)).sort(["date", "tx"])
-    wanted_set = set(wanted)
-    out: dict[str, list[tuple[str, str, str, float, str]]] = {p: [] for p in wanted}
-    for t, o, b, a, d in rows.select("tx", "originator", "beneficiary", "amount", "date").iter_rows():
-        if o in wanted_set:
-            out[o].append((t, o, b, a, d))
-        if b in wanted_set and b != o:
-            out[b].append((t, o, b, a, d))
+    as_orig = tx.filter(pl.col("originator").is_in(wanted)).with_columns(pl.col("originator").alias("party"))
+    as_ben = tx.filter(pl.col("beneficiary").is_in(wanted) & (pl.col("beneficiary") != pl.col("originator")))
+    rows = pl.concat([as_orig, as_ben.with_columns(pl.col("beneficiary").alias("party"))]).sort(["party", "date", "tx"])
+    totals = dict(rows.group_by("party").len().iter_rows())
+    shown = rows.filter(
+        (pl.int_range(pl.len()).over("party") < cap) | pl.col("tx").is_in(list(keep or ()))
+    )
+    out: dict[str, tuple[list[tuple[str, str, str, float, str]], int]] = {p: ([], totals.get(p, 0)) for p in wanted}
+    for party, *row in shown.select("party", *cols).iter_rows():
+        out[party][0].append(tuple(row))  # type: ignore[arg-type]
     return out
 
 
-def _party_panel(job: JobData, chain: Chain, iri: str, activity: list[tuple[str, str, str, float, str]]) -> dict[str, Any]:
+def _party_panel(
+    job: JobData, chain: Chain, iri: str, rows: list[tuple[str, str, str, float, str]], total: int
+) -> dict[str, Any]:
     p = job.party(iri)
     in_chain = {t.iri for t in chain.transfers}
-    keep = [r for r in activity if r[0] in in_chain]
-    keep += [r for r in activity if r[0] not in in_chain][: max(PARTY_TX_CAP - len(keep), 0)]
-    keep.sort(key=lambda r: (r[4], r[0]))
-    rows = []
-    for t, o, b, a, d in keep:
+    cells = []
+    for t, o, b, a, d in rows:
         out = o == iri
-        rows.append(
+        cells.append(
             {
                 "cells": [format_date(d), "out →" if out else "← in", job.party(b if out else o).name, format_amount(a)],
                 "mark": t in in_chain,
             }
         )
     role = role_of(chain, iri).lower()
-    lines = [iri] + ([role] if role else [])
     return {
         "title": p.name,
-        "lines": lines,
+        "lines": [iri] + ([role] if role else []),
         "badges": ["suspicious"] if p.suspicious else [],
         "table": {
-            "title": f"Transactions in this job ({len(activity):,})",
-            "note": (f"showing {len(keep):,} of {len(activity):,}; " if len(keep) < len(activity) else "")
+            "title": f"Transactions in this job ({total:,})",
+            "note": (f"showing {len(rows):,} of {total:,} (earliest first); " if len(rows) < total else "")
             + "highlighted rows are in this chain",
             "columns": ["Date", "Dir", "Counterparty", "Amount"],
             "numeric": [3],
-            "rows": rows,
+            "rows": cells,
         },
     }
 
 
 def chain_context(job: JobData, chain: Chain, svg: str, links: dict[str, str]) -> dict[str, Any]:
     parties = chain.parties
-    activity = party_activity(job, parties)
+    activity = party_activity(job, parties, keep={t.iri for t in chain.transfers})
     neck = chain.bottleneck_index
     nodes = {}
     for i, iri in enumerate(parties):
         p = job.party(iri)
         tip = [p.name] + (["suspicious"] if p.suspicious else []) + ([role_of(chain, iri).lower()] if role_of(chain, iri) else [])
-        tip += [local_name(iri), f"{len(activity[iri]):,} transactions in this job (click for the list)"]
-        nodes[f"p{i}"] = {"tip": tip, "panel": _party_panel(job, chain, iri, activity[iri])}
+        rows, total = activity[iri]
+        tip += [local_name(iri), f"{total:,} transactions in this job (click for the list)"]
+        nodes[f"p{i}"] = {"tip": tip, "panel": _party_panel(job, chain, iri, rows, total)}
     edges = {}
     hops = []
     for i, t in enumerate(chain.transfers):

@@ -165,6 +165,7 @@ def report_context(job: JobData) -> dict[str, Any]:
         "inputs": [i for i in manifest.get("inputs") or [] if isinstance(i, dict)],
         "sources": _sources(manifest),
         "spec": json.dumps(manifest.get("spec") or {}, indent=2, ensure_ascii=False),
+        "params": sorted(((manifest.get("spec") or {}).get("params") or {}).items()),
         "counts": _flatten(manifest.get("counts") or {}),
         "chain_counts": sorted(job.chain_counts.items()),
         "n_reported": len(job.chains),
