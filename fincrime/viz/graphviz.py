@@ -45,7 +45,8 @@ def render(source: str, fmt: str, engine: str = "dot") -> bytes:
         raise FincrimeError(f"unsupported picture format {fmt!r} (choose from {', '.join(FORMATS)})")
     try:
         done = subprocess.run(
-            [tool(engine), f"-T{fmt}"],
+            # 144 dpi keeps PNG text sharp when attached to a case or printed.
+            [tool(engine), f"-T{fmt}", *(["-Gdpi=144"] if fmt == "png" else [])],
             input=source.encode("utf-8"),
             capture_output=True,
             timeout=_TIMEOUT,
