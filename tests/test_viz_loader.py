@@ -191,7 +191,7 @@ def test_missing_chain_transactions_are_noted(tmp_path):
 
 @pytest.mark.parametrize(
     "module",
-    ["ntriples", "model", "groundtruth", "graphviz", "chain_graph", "overview", "templates"],
+    ["ntriples", "model", "groundtruth", "graphviz", "chain_graph", "overview", "pages"],
 )
 def test_docstring_examples(module):
     import doctest

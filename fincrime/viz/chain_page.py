@@ -12,7 +12,7 @@ from fincrime.viz import graphviz
 from fincrime.viz.chain_graph import chain_dot, role_of
 from fincrime.viz.model import Chain, JobData, format_amount, format_date, local_name
 from fincrime.viz.output import atomic_write
-from fincrime.viz.templates import render
+from fincrime.viz.pages import render
 
 #: Transactions listed per party when it is clicked (the page says how many there are in all).
 PARTY_TX_CAP = 150

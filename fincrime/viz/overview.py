@@ -29,7 +29,7 @@ from fincrime.viz.chain_graph import (
 from fincrime.viz.graphviz import attrs
 from fincrime.viz.model import Chain, JobData, format_amount, format_date, local_name
 from fincrime.viz.output import atomic_write
-from fincrime.viz.templates import render
+from fincrime.viz.pages import render
 
 OVERVIEW_CAP = 300
 FORCE_MAX_NODES = 120

@@ -19,7 +19,7 @@ from fincrime.viz.groundtruth import chain_coverage, score_findings, typology_of
 from fincrime.viz.loader import input_files, load_job
 from fincrime.viz.model import Chain, JobData, local_name
 from fincrime.viz.output import atomic_write
-from fincrime.viz.templates import render
+from fincrime.viz.pages import render
 
 #: Rule or query text shown inline per file; longer files are cut with a note.
 SOURCE_CAP = 100_000

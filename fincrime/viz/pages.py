@@ -1,4 +1,4 @@
-"""Jinja2 environment of the viz pages and the assets they inline (pages stay single files)."""
+"""Jinja2 environment of the viz pages (templates/) and the assets they inline (assets/)."""
 
 from __future__ import annotations
 
