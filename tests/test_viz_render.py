@@ -153,11 +153,12 @@ def test_cli_viz(rendered, tmp_path, monkeypatch, capsys):
     root = tmp_path / "out"
     shutil.copytree(job_dir, root / "demo" / job_dir.name, ignore=shutil.ignore_patterns("viz", "report.html"))
     monkeypatch.setenv("FINCRIME_OUTPUT", str(root))
-    assert main(["viz", "--job", job_dir.name, "--top", "1", "--format", "png"]) == 0
+    assert main(["viz", "--job", job_dir.name, "--top", "1", "--format", "png", "--overview-cap", "5"]) == 0
     out = root / "demo" / job_dir.name
     assert len(list((out / "viz" / "chains").glob("*.png"))) == 1
     assert (out / "report.html").exists() and (out / "chains.csv").exists()
     assert "report.html" in capsys.readouterr().out
+    assert "showing 5 of 37 parties" in (out / "viz" / "overview.html").read_text()
     assert main(["viz", "--job", "missing_20250101_001"]) == 2
     assert main(["viz", "--job-dir", str(out), "--format", "gif"]) == 2
     assert main(["viz"]) == 2

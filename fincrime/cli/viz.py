@@ -16,6 +16,7 @@ def viz(
     chain: list[str] = typer.Option([], "--chain", help="Draw this chain (IRI); repeatable. Default: the top N."),
     top: int | None = typer.Option(None, "--top", help="Draw the N chains with the largest bottleneck (default 50)."),
     fmt: list[str] = typer.Option([], "--format", "-f", help="html | svg | png; repeatable or comma-separated (default: html,svg)."),
+    overview_cap: int = typer.Option(300, "--overview-cap", help="Most parties drawn in the overview graph."),
     report: bool = typer.Option(True, "--report/--no-report", help="Also write report.html, chains.csv, chains.json."),
     output_root: Path | None = typer.Option(None, "--output-root", help="Where job folders live (default ./output or $FINCRIME_OUTPUT)."),
 ) -> None:
@@ -50,7 +51,7 @@ def viz(
         task = bar.add_task("chains", total=None)
         written += render_job(
             folder, formats=tuple(x for f in fmt for x in f.split(",") if x) or ("html", "svg"),
-            top=top, chains=chain or None,
+            top=top, chains=chain or None, overview_cap=overview_cap,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if report:

@@ -8,7 +8,7 @@ from pathlib import Path
 from fincrime.errors import InputError
 from fincrime.viz.chain_page import PAGE_FORMATS, render_chain
 from fincrime.viz.loader import load_job
-from fincrime.viz.overview import render_overview
+from fincrime.viz.overview import OVERVIEW_CAP, render_overview
 
 #: Chains drawn when no ``top`` is given (the ones with the largest bottleneck); the report lists
 #: every chain, and ``fincrime viz --chain IRI`` draws any other one.
@@ -30,6 +30,7 @@ def render_job(
     *,
     chains: Sequence[str] | None = None,
     overview: bool = True,
+    overview_cap: int = OVERVIEW_CAP,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write pictures into ``job_dir/viz/`` and return the files written.
@@ -37,13 +38,15 @@ def render_job(
     ``top`` chains with the largest bottleneck are drawn (default :data:`DEFAULT_TOP`), or
     exactly the ``chains`` given by IRI. ``formats`` picks among ``html`` (interactive page),
     ``svg`` and ``png``. The overview graph and timeline are redrawn unless ``overview`` is
-    false. ``progress(done, total)`` is called after each chain.
+    false; it keeps at most ``overview_cap`` parties. ``progress(done, total)`` is called after each chain.
 
     >>> render_job("output/demo/demo_20250101_001", formats=("html", "svg", "png"), top=5)  # doctest: +SKIP
     """
     fmts = _check_formats(formats)
     if top is not None and top < 0:
         raise InputError(f"--top must be 0 or more, not {top}")
+    if overview_cap < 1:
+        raise InputError(f"--overview-cap must be 1 or more, not {overview_cap}")
     job = load_job(job_dir)
     if chains:
         picked = []
@@ -62,5 +65,5 @@ def render_job(
             progress(i + 1, len(picked))
     if overview:
         drawn = {p.stem for p in (viz_dir / "chains").glob("*.html")}
-        written += render_overview(job, viz_dir, drawn)
+        written += render_overview(job, viz_dir, drawn, cap=overview_cap)
     return written
