@@ -42,6 +42,7 @@ class Stream(IntEnum):
     TYPOLOGY = 6
     ATTEMPT_ID = 7
     ACTIVITY = 8
+    ATTRACTION = 9
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

@@ -4,7 +4,8 @@ Profiles (per transaction):
 
 ``original``  the reference generator: originator and beneficiary uniform and distinct,
               amount = 1000 x U{1..10000} x one of {1, 10, 100} (whole units), date uniform.
-``realistic`` heavy-tailed (Pareto) activity per party for both ends, amounts from a
+``realistic`` heavy-tailed (Pareto) activity per party, drawn independently as payer and as
+              payee (see :mod:`fincrime.generator.parties`), amounts from a
               log-normal mixture of retail and business payments with cents (a quarter in
               round units), dates thinned at weekends and clustered in business hours.
 
@@ -38,11 +39,10 @@ def _pick(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
 
 
 def _realistic(rng: np.random.Generator, n: int, table: PartyTable, window: tuple[int, int]):
-    cdf = table.activity_cdf
-    assert cdf is not None
-    parties = len(cdf)
-    orig = _pick(rng, cdf, n)
-    ben = _pick(rng, cdf, n)
+    assert table.send_cdf is not None and table.receive_cdf is not None
+    parties = len(table)
+    orig = _pick(rng, table.send_cdf, n)
+    ben = _pick(rng, table.receive_cdf, n)
     shifted = (orig + 1 + rng.integers(0, parties - 1, n)) % parties
     ben = np.where(ben == orig, shifted, ben)
 
