@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fincrime.generator.parties import WeightedSampler
 from fincrime.generator.randomness import BLOCK, Stream, block_rng, entity_ids
 from fincrime.generator.textcodec import (
     RecordLayout,
@@ -102,3 +103,19 @@ def test_block_rng_is_a_function_of_seed_stream_and_block() -> None:
     c = block_rng(1, Stream.TRANSACTION, 6).random(BLOCK)
     d = block_rng(1, Stream.PARTY, 5).random(BLOCK)
     assert np.array_equal(a, b) and not np.array_equal(a, c) and not np.array_equal(a, d)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0.0, max_value=1e6), min_size=1, max_size=60).filter(
+        lambda w: sum(w) > 0
+    ),
+    st.lists(st.floats(min_value=0.0, max_value=1.0, exclude_max=True), min_size=1, max_size=200),
+)
+def test_weighted_sampler_matches_a_binary_search(weights: list[float], draws: list[float]) -> None:
+    sampler = WeightedSampler(np.array(weights))
+    u = np.array(draws + [i / sampler.buckets for i in range(sampler.buckets)])
+    expected = np.minimum(
+        np.searchsorted(sampler.cdf, u * sampler.total, side="right"), len(weights) - 1
+    )
+    assert sampler.draw(u).tolist() == expected.tolist()

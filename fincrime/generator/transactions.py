@@ -33,16 +33,11 @@ def _original(rng: np.random.Generator, n: int, parties: int, window: tuple[int,
     return orig, ben, units * 100, seconds
 
 
-def _pick(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
-    hits = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right")
-    return np.minimum(hits, len(cdf) - 1)
-
-
 def _realistic(rng: np.random.Generator, n: int, table: PartyTable, window: tuple[int, int]):
-    assert table.send_cdf is not None and table.receive_cdf is not None
+    assert table.payers is not None and table.payees is not None
     parties = len(table)
-    orig = _pick(rng, table.send_cdf, n)
-    ben = _pick(rng, table.receive_cdf, n)
+    orig = table.payers.draw(rng.random(n))
+    ben = table.payees.draw(rng.random(n))
     shifted = (orig + 1 + rng.integers(0, parties - 1, n)) % parties
     ben = np.where(ben == orig, shifted, ben)
 
