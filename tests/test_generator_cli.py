@@ -10,7 +10,9 @@ import pytest
 from test_generator_support import data_files, run
 
 from fincrime.cli import main
+from fincrime.errors import InputError
 from fincrime.generator import run as run_module
+from fincrime.generator.sinks import OutputSet
 
 FIXED = ["--seed", "5", "--end-date", "2024-06-30"]
 
@@ -154,9 +156,9 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_partial_files_of_dead_runs_are_swept(tmp_path: Path) -> None:
-    dead = tmp_path / f".transactions-0.nt.partial-{2**22 + 12345}"  # above any Linux pid_max
-    live = tmp_path / f".parties-0.nt.partial-{os.getppid()}"  # a running process: maybe busy
-    foreign = tmp_path / ".notes.txt.partial-99999999"  # not one of our names
+    dead = tmp_path / f".transactions-0.nt.partial-{2**22 + 12345}-0a1b"  # above any pid_max
+    live = tmp_path / f".parties-0.nt.partial-{os.getppid()}-0a1b"  # a running process: maybe busy
+    foreign = tmp_path / ".notes.txt.partial-99999999-0a1b"  # not one of our names
     for path in (dead, live, foreign):
         path.write_bytes(b"half")
     run(tmp_path, transactions=500)
@@ -168,3 +170,11 @@ def test_smallest_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     lines = (tmp_path / "transactions-0.nt").read_bytes().splitlines()
     assert len(lines) == 5 and len((tmp_path / "parties-0.nt").read_bytes().splitlines()) == 12
     assert (tmp_path / "ground-truth.nt").read_bytes() == b""
+
+
+def test_a_second_run_into_the_same_directory_is_refused(tmp_path: Path) -> None:
+    first = OutputSet(tmp_path, overwrite=False)
+    with pytest.raises(InputError, match="another run is writing"):
+        OutputSet(tmp_path, overwrite=False)
+    first.abort()
+    OutputSet(tmp_path, overwrite=False).abort()  # free again once the first run ended
