@@ -65,7 +65,11 @@ def tokenize(text: str, source: str) -> list[Token]:
         col = i - line_start + 1
         c = text[i]
         prev = tokens[-1] if tokens else None
-        after_operand = prev is not None and (
+        declaring = (
+            prev is not None and prev.kind == "PNAME" and len(tokens) > 1
+            and tokens[-2].kind == "NAME" and tokens[-2].value in ("PREFIX", "@PREFIX")
+        )
+        after_operand = prev is not None and not declaring and (
             prev.kind in _OPERAND_END or (prev.kind == "PUNCT" and prev.text in (")", "]"))
         )
         if c == "<" and not after_operand and (m := _IRI.match(text, i)):

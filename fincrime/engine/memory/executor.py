@@ -8,10 +8,10 @@ per-tuple Python. Measured against alternatives in ``bench/RESULTS.md``.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from fincrime.engine.memory.dictionary import ID, TermDictionary
@@ -60,6 +60,7 @@ class MemoryExecutor:
         self.stats = RunStats()
         self._base_for = base_for or (lambda _: None)
         self._fresh_from: int | None = None
+        self._prev_fresh_from: int = 0
         self._type_id: int | None = None
 
     # --- facts ----------------------------------------------------------------------------
@@ -116,6 +117,7 @@ class MemoryExecutor:
                 round_no += 1
                 new = sum(deltas.values())
                 say(f"stratum {number}/{len(plan.strata)} round {round_no}: {new:,} new facts")
+                self._prev_fresh_from = self._fresh_from or 0
                 self._fresh_from = len(self.terms)
                 for rp in stratum.rules:
                     for k in rp.recursive_atoms:
@@ -151,7 +153,7 @@ class MemoryExecutor:
     def _evaluate(self, rp: RulePlan, delta_at: int | None) -> None:
         started = time.perf_counter()
         st = self.stats.rules.setdefault(rp.index, RuleStats(rp.rule.label(), rp.rule.text))
-        frame = self.evaluate_body(rp.body, delta_at, self._base_for(rp))
+        frame = self.evaluate_body(rp.body, delta_at, self._base_for(rp), recursive=rp.recursive_atoms)
         st.evaluations += 1
         if frame is not None and frame.height:
             st.fired += frame.height
@@ -160,16 +162,42 @@ class MemoryExecutor:
         st.seconds += time.perf_counter() - started
 
     def evaluate_body(
-        self, body: BodyPlan, delta_at: int | None, base: str | None, seed: pl.DataFrame | None = None
+        self,
+        body: BodyPlan,
+        delta_at: int | None,
+        base: str | None,
+        seed: pl.DataFrame | None = None,
+        recursive: list[int] | None = None,
     ) -> pl.DataFrame | None:
         outer = frozenset(seed.columns) if seed is not None else frozenset()
         steps = schedule(body, delta_at, self._size, outer)
+        stale = self._stale_vars(body, delta_at, recursive or [])
         frame = seed
         for step in steps:
             frame = self._step(step, body, frame, base)
+            if stale and step.mode == "delta" and frame is not None:
+                frame = frame.filter(pl.all_horizontal([pl.col(v) < self._prev_fresh_from for v in stale]))
             if frame is not None and frame.height == 0:
                 return frame
         return frame
+
+    def _stale_vars(self, body: BodyPlan, delta_at: int | None, recursive: list[int]) -> list[str]:
+        """Variables of the delta atom that must hold terms older than the last round.
+
+        A delta fact was derived in the last round, so it may hold terms minted then; the facts
+        an ``old`` atom reads, and those of relations from lower strata, were all there before
+        that round and cannot hold such terms. Rows of the delta whose value for a variable
+        shared with such an atom is new can therefore never join: dropping them first turns most
+        semi-naive variants of rules over freshly minted nodes into no-ops.
+        """
+        if delta_at is None:
+            return []
+        delta_vars = body.atoms[delta_at].variables()
+        stale: set[str] = set()
+        for j, atom in enumerate(body.atoms):
+            if j != delta_at and (j < delta_at or j not in recursive):
+                stale |= atom.variables() & delta_vars
+        return sorted(stale)
 
     def _step(self, step: Step, body: BodyPlan, frame: pl.DataFrame | None, base: str | None) -> pl.DataFrame:
         if step.op in ("scan", "join"):
@@ -182,9 +210,9 @@ class MemoryExecutor:
         assert frame is not None or step.op == "agg"
         if step.op == "filter":
             assert frame is not None and step.expr is not None
-            compiler = Compiler(base, self._const_id)
-            val, err = ebv(compiler.compile(step.expr))
-            frame = self._with_attrs(frame, compiler.used)  # after compiling: it records columns used
+            scratch = _Scratch(self, frame)
+            val, err = ebv(scratch.compiler(base).compile(step.expr))
+            frame = scratch.ready()
             return frame.filter(val & ~err).select(self._var_cols(frame))
         if step.op == "bind":
             assert frame is not None and step.expr is not None
@@ -218,8 +246,7 @@ class MemoryExecutor:
 
     # --- atoms --------------------------------------------------------------------------------
     def _const_id(self, term: str) -> int | None:
-        found = self.terms.lookup(pl.Series([term]))[0]
-        return None if found is None else int(found)
+        return self.terms.lookup_one(term)
 
     def atom_frame(self, atom: Atom, mode: str) -> pl.DataFrame:
         """The facts matching an atom, as a frame with one column per distinct variable."""
@@ -311,18 +338,18 @@ class MemoryExecutor:
         """Evaluate an expression per row and return term ids (null where it errs)."""
         if isinstance(expr, EVar):
             return frame[expr.name]
-        compiler = Compiler(base, self._const_id)
-        parts = value_columns(compiler.compile(expr))
-        return self._encode_parts(self._with_attrs(frame, compiler.used).select(parts))
+        scratch = _Scratch(self, frame)
+        parts = value_columns(scratch.compiler(base).compile(expr))
+        return self._encode_parts(scratch.ready().select(parts))
 
     def _encode_parts(self, parts: pl.DataFrame) -> pl.Series:
-        parts = parts.with_columns(
-            pl.when(~pl.col("err")).then(pl.col("id")).alias("id"),
-        )
-        todo = parts.filter(pl.col("id").is_null() & ~pl.col("err"))
-        if todo.height == 0:
-            return parts["id"]
-        todo = todo.unique(["kind", "lex", "dt", "lang", "num", "ntype"])
+        """Term ids of computed values: existing ids pass through, new values are spelled as
+        canonical term strings and encoded (null where the value is an error)."""
+        parts = parts.with_columns(pl.when(~pl.col("err")).then(pl.col("id")).alias("id"))
+        need = (parts["id"].is_null() & ~parts["err"]).to_numpy()
+        if not need.any():
+            return parts["id"].cast(ID)
+        todo = parts.filter(pl.Series(need))
         todo = todo.with_columns(_number_lex(todo).alias("numlex"))
         lex = pl.coalesce(pl.col("numlex"), pl.col("lex"))
         escaped = (
@@ -334,20 +361,17 @@ class MemoryExecutor:
             .when(pl.col("dt").is_null() | (pl.col("dt") == XSD_STRING)).then(pl.lit(""))
             .otherwise(pl.lit("^^<") + pl.col("dt") + pl.lit(">"))
         )
-        key = (
-            pl.when(pl.col("kind") == KIND_IRI).then(pl.lit("<") + pl.col("lex") + pl.lit(">"))
-            .when(pl.col("kind") == KIND_BLANK).then(pl.lit("_:") + pl.col("lex"))
-            .when(pl.col("kind") == KIND_LITERAL).then(pl.lit('"') + escaped + pl.lit('"') + dt_suffix)
-        )
-        todo = todo.with_columns(key.alias("key"))
-        todo = todo.with_columns(self.terms.encode(todo["key"]).alias("newid"))
-        joined = parts.join(
-            todo.select("kind", "lex", "dt", "lang", "num", "ntype", "newid"),
-            on=["kind", "lex", "dt", "lang", "num", "ntype"], how="left", nulls_equal=True, maintain_order="left",
-        )
-        return joined.select(
-            pl.when(pl.col("err")).then(None).otherwise(pl.coalesce("id", "newid")).alias("id")
-        )["id"].cast(ID)
+        kind = todo["kind"]
+        if (kind == KIND_IRI).all():  # the common case (minted nodes): skip the literal spelling
+            key = pl.lit("<") + pl.col("lex") + pl.lit(">")
+        else:
+            key = (
+                pl.when(pl.col("kind") == KIND_IRI).then(pl.lit("<") + pl.col("lex") + pl.lit(">"))
+                .when(pl.col("kind") == KIND_BLANK).then(pl.lit("_:") + pl.col("lex"))
+                .when(pl.col("kind") == KIND_LITERAL).then(pl.lit('"') + escaped + pl.lit('"') + dt_suffix)
+            )
+        new_ids = self.terms.encode(todo.select(key.alias("key"))["key"])
+        return parts["id"].cast(ID).scatter(np.flatnonzero(need), new_ids)
 
     # --- aggregates ----------------------------------------------------------------------------
     def _aggregate(self, agg: AggregatePlan, base: str | None) -> pl.DataFrame:
@@ -364,11 +388,10 @@ class MemoryExecutor:
         for i, b in enumerate(agg.binds):
             col = f"__arg{i}"
             if b.args:
-                compiler = Compiler(base, self._const_id)
-                value = compiler.compile(b.args[0])
-                parts = value_columns(value) + [value.time.alias("time")]
-                rows = self._with_attrs(rows, compiler.used)
-                computed = rows.select(parts)
+                scratch = _Scratch(self, rows)
+                value = scratch.compiler(base).compile(b.args[0])
+                parts = [*value_columns(value), value.time.alias("time")]
+                computed = scratch.ready().select(parts)
                 ids = computed["id"] if isinstance(b.args[0], EVar) else self._encode_parts(computed.drop("time"))
                 rows = rows.with_columns(
                     ids.alias(col), computed["kind"].alias(f"{col}k"), computed["num"].alias(f"{col}n"),
@@ -408,6 +431,39 @@ class MemoryExecutor:
             out_cols.append(pl.col(b.var))
         final = result.select(out_cols)
         return final.filter(pl.all_horizontal([pl.col(v).is_not_null() for v in final.columns]))
+
+
+class _Scratch:
+    """A frame being extended with the columns an expression needs: variables' attributes
+    (gathered from the dictionary when first used) and each function's materialized result."""
+
+    def __init__(self, executor: MemoryExecutor, frame: pl.DataFrame) -> None:
+        self.executor = executor
+        self.frame = frame
+        self._compiler: Compiler | None = None
+        self._n = 0
+
+    def compiler(self, base: str | None) -> Compiler:
+        self._compiler = Compiler(base, self.executor._const_id, sink=self.materialize)
+        return self._compiler
+
+    def ready(self) -> pl.DataFrame:
+        assert self._compiler is not None
+        self.frame = self.executor._with_attrs(self.frame, self._compiler.used)
+        return self.frame
+
+    def materialize(self, compiler: Compiler, value: Value) -> Value:
+        fields = {f: getattr(value, f) for f in (*VALUE_FIELDS, "id")}
+        self.frame = self.executor._with_attrs(self.frame, compiler.used)
+        self._n += 1
+        # constant fields (a null datatype, a fixed kind) stay literals: no column to fill
+        computed = {f: e for f, e in fields.items() if not e.meta.is_literal(allow_aliasing=True)}
+        names = {f: f"__x{self._n}_{f}" for f in computed}
+        self.frame = self.frame.with_columns([e.alias(names[f]) for f, e in computed.items()])
+        return Value(**{f: pl.col(names[f]) if f in names else e for f, e in fields.items()})
+
+
+VALUE_FIELDS = ("kind", "lex", "dt", "lang", "num", "ntype", "time", "boolv", "err")
 
 
 def value_columns(value: Value) -> list[pl.Expr]:

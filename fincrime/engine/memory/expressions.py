@@ -37,7 +37,7 @@ from fincrime.rdf.terms import (
     XSD_INTEGER,
     XSD_STRING,
 )
-from fincrime.rules.ast import EConst, ECall, EVar, Expr
+from fincrime.rules.ast import ECall, EConst, EVar, Expr
 
 
 def attr_column(var: str, attr: str) -> str:
@@ -89,7 +89,9 @@ def boolean(value: pl.Expr, err: pl.Expr) -> Value:
 
 
 def plain_string(lex: pl.Expr, err: pl.Expr) -> Value:
-    return literal_value(lex=lex, dt=pl.lit(XSD_STRING), err=err | lex.is_null())
+    """A plain literal; ``err`` must already cover every row where ``lex`` is null (testing
+    ``lex.is_null()`` here would evaluate the whole ``lex`` expression a second time)."""
+    return literal_value(lex=lex, dt=pl.lit(XSD_STRING), err=err)
 
 
 def numeric(num: pl.Expr, ntype: pl.Expr, err: pl.Expr) -> Value:
@@ -103,9 +105,18 @@ def numeric(num: pl.Expr, ntype: pl.Expr, err: pl.Expr) -> Value:
 class Compiler:
     """Compiles one expression; records which (variable, attribute) columns it reads."""
 
-    def __init__(self, base: str | None, resolve_const: Callable[[str], int | None]) -> None:
+    def __init__(
+        self,
+        base: str | None,
+        resolve_const: Callable[[str], int | None],
+        sink: Callable[[Compiler, Value], Value] | None = None,
+    ) -> None:
         self.base = base
         self.resolve_const = resolve_const
+        # Each function's result is handed to ``sink``, which stores it as columns and returns
+        # column references: without it every use of a sub-result re-expands (and re-computes)
+        # the whole sub-expression inside polars.
+        self.sink = sink or (lambda _c, v: v)
         self.used: set[tuple[str, str]] = set()
         self._const_cache: dict[str, dict[str, object]] = {}
 
@@ -139,17 +150,17 @@ class Compiler:
         assert isinstance(expr, ECall)
         op = expr.op
         if op in ("&&", "||"):
-            return self.logical(op, expr.args)
+            return self.sink(self, self.logical(op, expr.args))
         if op == "IF":
-            return self.if_(expr.args)
-        args = [self.compile(a) for a in expr.args]
+            return self.sink(self, self.if_(expr.args))
         handler = _FUNCTIONS.get(op)
         if handler is None:
             raise InputError(f"unsupported function or operator {op} in {expr}")
         arity = _ARITY.get(op)
-        if arity is not None and len(args) not in arity:
-            raise InputError(f"{op} takes {'/'.join(map(str, sorted(arity)))} argument(s), got {len(args)} in {expr}")
-        return handler(self, args)
+        if arity is not None and len(expr.args) not in arity:
+            raise InputError(f"{op} takes {'/'.join(map(str, sorted(arity)))} argument(s), got {len(expr.args)} in {expr}")
+        args = [self.compile(a) for a in expr.args]
+        return self.sink(self, handler(self, args))
 
     def logical(self, op: str, exprs: tuple[Expr, ...]) -> Value:
         a, b = (ebv(self.compile(e)) for e in exprs)
@@ -176,7 +187,7 @@ class Compiler:
 class _LazyVarValue(Value):
     """A variable's value: attribute columns are read (and recorded) only when used."""
 
-    def __init__(self, name: str, col: Callable[[str], pl.Expr]) -> None:  # noqa: D107
+    def __init__(self, name: str, col: Callable[[str], pl.Expr]) -> None:
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_col", col)
 
@@ -270,7 +281,7 @@ def _not(_: Compiler, args: list[Value]) -> Value:
 
 def _str(_: Compiler, args: list[Value]) -> Value:
     (a,) = args
-    return plain_string(pl.when(a.kind != KIND_BLANK).then(a.lex), a.err)
+    return plain_string(pl.when(a.kind != KIND_BLANK).then(a.lex), a.err | (a.kind == KIND_BLANK))
 
 
 def _iri(c: Compiler, args: list[Value]) -> Value:
@@ -283,7 +294,7 @@ def _iri(c: Compiler, args: list[Value]) -> Value:
     return Value(
         kind=pl.lit(KIND_IRI, pl.Int8), lex=out, dt=_null("dt"), lang=_null("lang"), num=_null("num"),
         ntype=pl.lit(0, pl.Int8), time=_null("time"), boolv=_null("boolv"),
-        err=a.err | ~ok.fill_null(False) | out.is_null(),
+        err=a.err | ~ok.fill_null(False) | text.is_null(),
         id=pl.when(a.kind == KIND_IRI).then(a.id),
     )
 
@@ -321,8 +332,8 @@ def _concat(_: Compiler, args: list[Value]) -> Value:
 def _hash(kind: str) -> Callable[[Compiler, list[Value]], Value]:
     def run(_: Compiler, args: list[Value]) -> Value:
         (a,) = args
-        digest = _digest(kind, pl.when(is_stringlike(a)).then(a.lex))
-        return plain_string(digest, a.err | digest.is_null())
+        ok = is_stringlike(a) & a.lex.is_not_null()
+        return plain_string(_digest(kind, pl.when(ok).then(a.lex)), a.err | ~ok)
 
     return run
 
@@ -393,7 +404,7 @@ def _regex(_: Compiler, args: list[Value]) -> Value:
 
 def _lang(_: Compiler, args: list[Value]) -> Value:
     (a,) = args
-    return plain_string(pl.when(a.kind == KIND_LITERAL).then(a.lang.fill_null("")), a.err)
+    return plain_string(pl.when(a.kind == KIND_LITERAL).then(a.lang.fill_null("")), a.err | (a.kind != KIND_LITERAL))
 
 
 def _datatype(_: Compiler, args: list[Value]) -> Value:

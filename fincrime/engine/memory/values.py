@@ -70,15 +70,49 @@ def time_expr(lex: pl.Expr, dt: pl.Expr) -> pl.Expr:
 
 
 def term_attributes(keys: pl.Series, names: list[str] | tuple[str, ...] = ATTRS) -> dict[str, pl.Series]:
-    """Attributes of canonical term strings, computed column-wise."""
-    frame = pl.DataFrame({"key": keys.cast(pl.String)})
+    """Attributes of canonical term strings, computed column-wise.
+
+    Literal parsing, numbers and dates are computed on the rows they apply to only: most terms
+    in a reasoning run are IRIs minted by rules, and they should cost a slice, not a regex.
+    """
+    frame = pl.DataFrame({"key": keys.cast(pl.String)}).with_row_index("row")
     key = pl.col("key")
     frame = frame.with_columns(
         pl.when(key.str.starts_with("<")).then(pl.lit(KIND_IRI, pl.Int8))
         .when(key.str.starts_with("_:")).then(pl.lit(KIND_BLANK, pl.Int8))
-        .otherwise(pl.lit(KIND_LITERAL, pl.Int8)).alias("kind"),
-        key.str.extract_groups(_LITERAL_RE).alias("parts"),
-    ).unnest("parts").rename({"1": "body", "2": "suffix"})
+        .otherwise(pl.lit(KIND_LITERAL, pl.Int8)).alias("kind")
+    )
+    wanted = set(names)
+    out = frame.select(
+        "row",
+        "kind",
+        pl.when(pl.col("kind") == KIND_IRI).then(key.str.slice(1, key.str.len_chars() - 2))
+        .when(pl.col("kind") == KIND_BLANK).then(key.str.slice(2)).alias("lex"),
+    )
+    literals = frame.filter(pl.col("kind") == KIND_LITERAL)
+    if literals.height and wanted - {"kind"}:
+        lit = _literal_attributes(literals, wanted)
+        out = out.join(lit, on="row", how="left", maintain_order="left").with_columns(
+            pl.coalesce("lex", "lex_lit").alias("lex")
+        )
+    result: dict[str, pl.Series] = {}
+    for n in names:
+        if n in out.columns:
+            series = out[n]
+        elif n == "ntype":
+            series = pl.Series(n, [0] * out.height)
+        else:
+            series = pl.Series(n, [None] * out.height)
+        if n == "ntype":
+            series = series.fill_null(0)
+        result[n] = series.cast(DTYPES[n]).rename(n)
+    return result
+
+
+def _literal_attributes(literals: pl.DataFrame, wanted: set[str]) -> pl.DataFrame:
+    frame = literals.with_columns(pl.col("key").str.extract_groups(_LITERAL_RE).alias("parts")).unnest(
+        "parts"
+    ).rename({"1": "body", "2": "suffix"})
     body, suffix = pl.col("body"), pl.col("suffix")
     needs_unescape = body.str.contains("\\", literal=True).fill_null(False)
     if frame.select(needs_unescape.any()).item():
@@ -88,25 +122,18 @@ def term_attributes(keys: pl.Series, names: list[str] | tuple[str, ...] = ATTRS)
             .otherwise(body)
             .alias("body")
         )
-    kind = pl.col("kind")
     frame = frame.with_columns(
-        pl.when(kind == KIND_IRI).then(key.str.slice(1, key.str.len_chars() - 2))
-        .when(kind == KIND_BLANK).then(key.str.slice(2))
-        .otherwise(body).alias("lex"),
-        pl.when(kind != KIND_LITERAL).then(pl.lit(None, pl.String))
-        .when(suffix.str.starts_with("@")).then(pl.lit(RDF_LANGSTRING))
+        body.alias("lex_lit"),
+        pl.when(suffix.str.starts_with("@")).then(pl.lit(RDF_LANGSTRING))
         .when(suffix.str.starts_with("^^")).then(suffix.str.slice(3, suffix.str.len_chars() - 4))
         .otherwise(pl.lit(XSD_STRING)).alias("dt"),
         pl.when(suffix.str.starts_with("@")).then(suffix.str.slice(1)).alias("lang"),
     )
-    lex, dt = pl.col("lex"), pl.col("dt")
+    lex, dt = pl.col("lex_lit"), pl.col("dt")
     frame = frame.with_columns(ntype_expr(dt).alias("ntype"))
-    wanted = set(names)
     extra = []
     if "num" in wanted:
         extra.append(pl.when(pl.col("ntype") > 0).then(lex.cast(pl.Float64, strict=False)).alias("num"))
-    if "time" in wanted:
-        extra.append(time_expr(lex, dt).alias("time"))
     if "boolv" in wanted:
         extra.append(
             pl.when(dt == XSD_BOOLEAN)
@@ -115,4 +142,9 @@ def term_attributes(keys: pl.Series, names: list[str] | tuple[str, ...] = ATTRS)
         )
     if extra:
         frame = frame.with_columns(extra)
-    return {n: frame[n].cast(DTYPES[n]) for n in names}
+    if "time" in wanted:
+        timed = frame.filter(dt.is_in([XSD_DATETIME, XSD_DATE]))
+        times = timed.select("row", time_expr(lex, dt).alias("time"))
+        frame = frame.join(times, on="row", how="left", maintain_order="left")
+    keep = ["row", "lex_lit", "dt", "lang", "ntype"] + [c for c in ("num", "boolv", "time") if c in frame.columns]
+    return frame.select(keep)
