@@ -9,7 +9,6 @@ compression, which releases the GIL) while the main thread generates the next ch
 from __future__ import annotations
 
 import fcntl
-import gzip
 import os
 import queue
 import re
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fincrime.errors import FincrimeError, InputError
+from fincrime.generator.gzipstream import ParallelGzip
 
 GENERATED = re.compile(
     r"^(?:(?:parties|transactions)-\d+\.(?:nt|nt\.gz|parquet)|ground-truth\.(?:nt|csv)|generation\.json)$"
@@ -161,15 +161,13 @@ class BackgroundWriter:
 
 
 class NTriplesSink:
-    """One N-Triples file, plain or gzip (fixed header: no timestamp, the final file name)."""
+    """One N-Triples file, plain or gzip (no timestamp, the final file name, see gzipstream)."""
 
     def __init__(self, path: Path, final_name: str, gzip_level: int | None) -> None:
         self.raw = open(path, "wb")  # noqa: SIM115 - closed in close()
         self.stream: Any = self.raw
         if gzip_level is not None:
-            self.stream = gzip.GzipFile(
-                filename=final_name, mode="wb", fileobj=self.raw, mtime=0, compresslevel=gzip_level
-            )
+            self.stream = ParallelGzip(self.raw, final_name, level=gzip_level)
         self.text_bytes = 0
 
     def write(self, data: np.ndarray | bytes) -> None:

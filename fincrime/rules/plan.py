@@ -334,16 +334,24 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
         base_consts = 1 if atom_key(atom).kind in ("p", "c") else 0
         return rows / (10.0 ** max(consts - base_consts, 0)) / (10.0 ** shared)
 
-    def flush() -> None:
+    def needed_later(var: str) -> bool:
+        """Is a BIND's output read by a step still to come (not only by the head)?"""
+        if any(var in body.atoms[k].variables() for k in atoms_left):
+            return True
+        if any(var in expr_vars(f.expr) for f in filters_left):
+            return True
+        if any(var in negation_outer_vars(n) for n in negs_left):
+            return True
+        if any(var in a.group for a in aggs_left):
+            return True
+        return any(var in expr_vars(b.expr) for b in binds_left if b.var != var)
+
+    def flush(final: bool = False) -> None:
+        # Filters and negations shrink the frame, so they go first; a BIND runs early only when
+        # a later step reads its variable, otherwise after the last join, on the fewest rows.
         progress = True
         while progress:
             progress = False
-            for b in list(binds_left):
-                if expr_vars(b.expr) <= bound:
-                    steps.append(Step("bind", expr=b.expr, var=b.var))
-                    bound.add(b.var)
-                    binds_left.remove(b)
-                    progress = True
             for f in list(filters_left):
                 if expr_vars(f.expr) <= bound:
                     steps.append(Step("filter", expr=f.expr))
@@ -352,6 +360,13 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
                 if negation_outer_vars(neg) <= bound:
                     steps.append(Step("anti", on=tuple(sorted(negation_outer_vars(neg))), negation=neg))
                     negs_left.remove(neg)
+            for b in list(binds_left):
+                if expr_vars(b.expr) <= bound and (final or needed_later(b.var)):
+                    steps.append(Step("bind", expr=b.expr, var=b.var))
+                    bound.add(b.var)
+                    binds_left.remove(b)
+                    progress = True
+                    break  # re-check filters that this binding enables
 
     if delta_at is not None:
         first = delta_at
@@ -371,7 +386,8 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
         started = True
     flush()
     while atoms_left or aggs_left:
-        connected = [k for k in atoms_left if body.atoms[k].variables() & bound]
+        # a one-row relation (a rule parameter) costs nothing to cross with: take it early
+        connected = [k for k in atoms_left if body.atoms[k].variables() & bound or est(k) <= 1]
         agg_connected = [a for a in aggs_left if set(a.group) & bound]
         if agg_connected and not connected:
             agg = agg_connected[0]
@@ -391,7 +407,7 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
             steps.append(Step("agg", on=tuple(sorted(set(agg.group) & bound)), aggregate=agg))
             bound |= agg.outputs
         flush()
-    flush()
+    flush(final=True)
     return steps
 
 

@@ -30,14 +30,21 @@ class HashIndex:
     def find(self, hashes: np.ndarray) -> np.ndarray:
         """For each hash, one id stored under it (or MISSING). Equal hashes of different terms
         (collisions) are told apart by the caller, which compares the strings."""
-        out = np.full(len(hashes), MISSING, dtype=np.int64)
+        # sorted probes walk each run front to back: far fewer cache misses than random probes
+        order = np.argsort(hashes, kind="stable") if len(hashes) > 64 else None
+        probes = hashes[order] if order is not None else hashes
+        found = np.full(len(probes), MISSING, dtype=np.int64)
         for keys, ids in self._runs:
-            pos = np.searchsorted(keys, hashes)
+            pos = np.searchsorted(keys, probes)
             pos_ok = pos < len(keys)
-            hit = np.zeros(len(hashes), dtype=bool)
-            hit[pos_ok] = keys[pos[pos_ok]] == hashes[pos_ok]
-            take = hit & (out == MISSING)
-            out[take] = ids[pos[take]]
+            hit = np.zeros(len(probes), dtype=bool)
+            hit[pos_ok] = keys[pos[pos_ok]] == probes[pos_ok]
+            take = hit & (found == MISSING)
+            found[take] = ids[pos[take]]
+        if order is None:
+            return found
+        out = np.empty_like(found)
+        out[order] = found
         return out
 
     def find_all(self, h: int) -> list[int]:
