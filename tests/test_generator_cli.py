@@ -85,6 +85,7 @@ def test_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         (["--typology", "cycle=1,cycle=2"], "--typology"),
         (["-n", "100", "--typology", "bipartite=7:4"], "--typology"),
         (["--parties", "5", "--typology", "gather_scatter=1:3"], "--typology gather_scatter"),
+        (["-n", "1M", "--days", "1", "--typology", "bipartite=1:300"], "--typology bipartite"),
         (["--chain-suspicious-prob", "2"], "--chain-suspicious-prob"),
         (["--hop-margin", "0"], "--hop-margin"),
         (["--structuring-threshold", "5"], "--structuring-threshold"),

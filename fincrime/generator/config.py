@@ -211,7 +211,7 @@ class GeneratorConfig:
         requests = parse_typologies(spec, t)
         if spec.strip().lower() == "auto":
             requests = _fit_auto(requests, t, p)
-        _check_fits(requests, t, p)
+        _check_fits(requests, t, p, days * 86_400)
         return ResolvedConfig(
             source=replace(self, seed=seed, end_date=end, parties=p, typologies=spec),
             out=Path(os.fspath(self.out)),
@@ -300,10 +300,15 @@ def _fit_auto(requests: list[TypologyRequest], t: int, p: int) -> list[TypologyR
     return fitted
 
 
-def _check_fits(requests: list[TypologyRequest], t: int, p: int) -> None:
+def _check_fits(requests: list[TypologyRequest], t: int, p: int, seconds: int) -> None:
     worst = 0
     for r in requests:
         kind = KINDS[r.name]
+        if kind.transactions(r.max_size) > seconds:  # each transfer needs its own second
+            raise InputError(
+                f"--typology {r.name}: size {r.max_size} needs more distinct seconds than "
+                f"--days gives; use smaller attempts or more days"
+            )
         need = kind.parties(r.max_size)
         if need > p:
             raise InputError(
