@@ -150,3 +150,16 @@ def test_parallel_gzip_round_trips_and_ignores_write_sizes(
     with gzip.open(io.BytesIO(one)) as fh:  # a standard reader sees the file name and data
         assert fh.read() == text
     assert one[3] & 0x08 and one[10:15] == b"t.nt\0"
+
+
+def test_reused_rows_neither_alias_earlier_output_nor_keep_stale_digits() -> None:
+    trailing = RecordLayout([b"<", ("n", 8)], variable={"n"})
+    masked = RecordLayout([b"<", ("n", 6), b">\n"], variable={"n"})
+    first_t = trailing.render(2, n=left_align(int_digits(np.array([123456, 7]), 6), b"\n", 8))
+    first_m = masked.render(2, n=int_digits(np.array([123456, 7]), 6))
+    kept_t, kept_m = bytes(first_t), bytes(first_m)
+    second_t = trailing.render(2, n=left_align(int_digits(np.array([9, 42]), 2), b"\n", 8))
+    second_m = masked.render(2, n=int_digits(np.array([9, 42]), 2))  # narrower than the slot
+    assert bytes(second_t) == b"<9\n<42\n" and bytes(second_m) == b"<9>\n<42>\n"
+    assert bytes(first_t) == kept_t == b"<123456\n<7\n"
+    assert bytes(first_m) == kept_m == b"<123456>\n<7>\n"

@@ -13,6 +13,7 @@ b'\\x001234'
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -202,6 +203,7 @@ class RecordLayout:
             raise ValueError(f"variable slots {sorted(unknown)} are not in the layout")
         self.template = np.frombuffer(bytes(row), dtype=np.uint8)
         self.width = len(row)
+        self._local = threading.local()
         last_name, last_offset, last_width = self.slots[-1] if self.slots else ("", 0, 0)
         self.trailing = (
             set(variable) == {last_name}
@@ -211,13 +213,13 @@ class RecordLayout:
 
     def render(self, n: int, /, **fields: np.ndarray) -> np.ndarray:
         """The ``n`` records as one flat ``uint8`` array, padding zeros removed."""
-        matrix = np.empty((n, self.width), dtype=np.uint8)
-        matrix[:] = self.template
+        matrix = self._matrix(n)
         for name, offset, width in self.slots:
             value = fields[name]
             if value.shape[1] > width:
                 raise ValueError(f"field {name!r} is {value.shape[1]} wide, slot holds {width}")
-            # a narrower value is right-aligned; the template's zeros on its left vanish below
+            # a narrower value is right-aligned; the zeros on its left vanish below
+            matrix[:, offset : offset + width - value.shape[1]] = 0
             matrix[:, offset + width - value.shape[1] : offset + width] = value
         flat = matrix.reshape(-1)
         if not self.variable:
@@ -225,6 +227,25 @@ class RecordLayout:
         if self.trailing:
             return _trim_rows(matrix)
         return flat[flat != 0]
+
+
+    def _matrix(self, n: int) -> np.ndarray:
+        """Rows with the constant bytes in place.
+
+        Variable layouts return a fresh squeezed copy, so their matrix is kept per thread and
+        reused: the constants are written once and a fresh ~10 MB buffer per chunk (page
+        faults included) is avoided. Fixed layouts hand out the matrix itself, so get a new one.
+        """
+        if not self.variable:
+            matrix = np.empty((n, self.width), dtype=np.uint8)
+            matrix[:] = self.template
+            return matrix
+        scratch: np.ndarray | None = getattr(self._local, "scratch", None)
+        if scratch is None or len(scratch) < n:
+            scratch = np.empty((n, self.width), dtype=np.uint8)
+            scratch[:] = self.template
+            self._local.scratch = scratch
+        return scratch[:n]
 
 
 def _trim_rows(matrix: np.ndarray) -> np.ndarray:
