@@ -61,6 +61,7 @@ class MemoryExecutor:
         self._base_for = base_for or (lambda _: None)
         self._fresh_from: int | None = None
         self._prev_fresh_from: int = 0
+        self._round = 0
         self._type_id: int | None = None
 
     # --- facts ----------------------------------------------------------------------------
@@ -95,7 +96,8 @@ class MemoryExecutor:
         self.add_triples(pl.DataFrame({"s": s, "p": p, "o": o}))
 
     def commit(self) -> dict[RelKey, int]:
-        return {k: r.commit() for k, r in self.relations.items()}
+        self._round += 1
+        return {k: r.commit(self._round) for k, r in self.relations.items()}
 
     # --- program --------------------------------------------------------------------------
     def run(self, plan: ProgramPlan, progress: ProgressFn | None = None) -> RunStats:

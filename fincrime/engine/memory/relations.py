@@ -30,6 +30,9 @@ class Relation:
         self._pending: list[pl.DataFrame] = []
         self._cache: dict[str, pl.DataFrame] = {}
         self.sizes = {"old": 0, "delta": 0, "pending": 0}
+        # (rows in the full view after a round, that round): rows keep their order, so a fact's
+        # round follows from its position, for explanations, at no cost per fact
+        self.rounds: list[tuple[int, int]] = []
 
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema={c: ID for c in self.columns})
@@ -82,8 +85,10 @@ class Relation:
             self.sizes["pending"] += rows.height
         return rows.height
 
-    def commit(self) -> int:
+    def commit(self, round_no: int = 0) -> int:
         """End of a round: delta joins old, pending becomes the new delta. Returns delta size."""
+        if self.sizes["pending"]:
+            self.rounds.append((self.size("full") + self.sizes["pending"], round_no))
         if self._delta:
             self._old.extend(self._delta)
         self.sizes["old"] += self.sizes["delta"]
@@ -93,3 +98,15 @@ class Relation:
         self.sizes["pending"] = 0
         self._cache.clear()
         return self.sizes["delta"]
+
+    def round_of(self, row: dict[str, int]) -> int | None:
+        """The round in which a fact was derived (None when it is not a fact)."""
+        import bisect
+
+        full = self.view("full").with_row_index("__row")
+        hit = full.filter(pl.all_horizontal([pl.col(c) == v for c, v in row.items()]))
+        if hit.height == 0:
+            return None
+        index = int(hit["__row"][0])
+        pos = bisect.bisect_right([end for end, _ in self.rounds], index)
+        return self.rounds[pos][1] if pos < len(self.rounds) else None

@@ -1,0 +1,216 @@
+"""``fincrime reason`` and ``fincrime explain``: materialize rules over N-Triples data."""
+
+from __future__ import annotations
+
+import glob
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from fincrime.cli.common import console, console_err, state
+from fincrime.errors import InputError
+
+DATA_SUFFIXES = (".nt", ".nt.gz")
+
+
+def expand_data(items: list[str]) -> list[Path]:
+    """Files, folders (their ``*.nt`` / ``*.nt.gz``) and globs, in a stable order."""
+    out: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.name.endswith(DATA_SUFFIXES))
+            if not found:
+                raise InputError(f"{item}: no *.nt or *.nt.gz files in this folder")
+            out += found
+        elif any(c in item for c in "*?["):
+            found = sorted(Path(p) for p in glob.glob(item))
+            if not found:
+                raise InputError(f"{item}: no file matches")
+            out += found
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise InputError(f"{item}: no such file")
+    return out
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--{what} {item!r}: expected name=value")
+        pairs[name.strip()] = value.strip().strip("<>") if what == "prefix" else value.strip()
+    return pairs
+
+
+def _load(rules: list[Path], prefix: list[str], param: list[str]):  # type: ignore[no-untyped-def]
+    from fincrime.rules import load_program
+
+    if not rules:
+        raise InputError("give at least one --rules file")
+    return load_program(rules, prefixes=parse_pairs(prefix, "prefix"), params=parse_pairs(param, "param"))
+
+
+def _short(iri: str, prefixes: dict[str, str]) -> str:
+    for name, ns in sorted(prefixes.items(), key=lambda kv: -len(kv[1])):
+        if iri.startswith(ns) and ns:
+            return f"{name}:{iri[len(ns):]}"
+    return f"<{iri}>"
+
+
+def reason(
+    rules: list[Path] = typer.Option([], "--rules", "-r", help="Datalog rule file (repeatable)."),
+    data: list[str] = typer.Option([], "--data", "-d", help="N-Triples file, .nt.gz, folder or glob (repeatable)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the derived triples here (N-Triples; .gz compresses)."),
+    prefix: list[str] = typer.Option([], "--prefix", help="Extra prefix for rule files: name=IRI (repeatable)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Rule parameter: name=value (repeatable)."),
+    engine: str = typer.Option("memory", "--engine", help="memory (default) or spark."),
+    spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL (engine spark)."),
+    partitions: int | None = typer.Option(None, "--partitions", help="Spark shuffle partitions (engine spark)."),
+    stats: bool = typer.Option(False, "--stats", help="Also show per-rule firing counts and time."),
+) -> None:
+    """Materialize Datalog rules over N-Triples data and write the derived triples.
+
+    Example: fincrime reason -r rules/suspicious-chains.dlog -r rules/high-value-chains.dlog
+    -d input/demo --param highValueThreshold=50000 --out derived.nt --stats
+    """
+    from fincrime.engine import materialize
+
+    started = time.perf_counter()
+    program = _load(rules, prefix, param)
+    files = expand_data(data)
+    if not files:
+        raise InputError("give at least one --data file or folder")
+    options = {"master": spark_master, "partitions": partitions, "debug": state.debug}
+    with console_err.status("reasoning…") as status:
+        result = materialize(program, files, engine=engine, engine_options=options,
+                             progress=lambda m: status.update(m))
+    timings = dict(result.timings)
+    timings["rules"] = 0.0
+    if out is not None:
+        n = result.write_ntriples(out)
+        console.print(f"wrote {n:,} derived triples to {out}")
+    prefixes = {**program.prefixes}
+    table = Table(title="derived facts", show_lines=False)
+    table.add_column("class / predicate")
+    table.add_column("count", justify="right")
+    for cls, n in sorted(result.counts_by_class().items()):
+        table.add_row(f"a {_short(cls, prefixes)}", f"{n:,}")
+    for pred, n in sorted(result.counts_by_predicate().items()):
+        if not pred.endswith("#type"):
+            table.add_row(_short(pred, prefixes), f"{n:,}")
+    console.print(table)
+    phases = Table(title="phases")
+    phases.add_column("phase")
+    phases.add_column("seconds", justify="right")
+    for name in ("parse", "load", "reason", "write"):
+        if name in result.timings:
+            phases.add_row(name, f"{result.timings[name]:.2f}")
+    phases.add_row("total", f"{time.perf_counter() - started:.2f}")
+    console.print(phases)
+    if stats:
+        rt = Table(title="rules")
+        for col, just in (("rule", "left"), ("evaluations", "right"), ("matches", "right"), ("new facts", "right"), ("seconds", "right")):
+            rt.add_column(col, justify=just)  # type: ignore[arg-type]
+        for st in sorted(result.stats.rules.values(), key=lambda s: -s.seconds):
+            rt.add_row(_compact(st.label, prefixes), f"{st.evaluations:,}", f"{st.fired:,}", f"{st.derived:,}", f"{st.seconds:.2f}")
+        console.print(rt)
+
+
+def explain_cmd(
+    fact: str = typer.Argument(..., help='The fact, e.g. "<http://…/c1> a type:SuspiciousChain" (N-Triples terms or prefixed names).'),
+    rules: list[Path] = typer.Option([], "--rules", "-r", help="Datalog rule file (repeatable)."),
+    data: list[str] = typer.Option([], "--data", "-d", help="N-Triples file, folder or glob (repeatable)."),
+    prefix: list[str] = typer.Option([], "--prefix", help="Extra prefix: name=IRI (repeatable)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Rule parameter: name=value (repeatable)."),
+    depth: int = typer.Option(12, "--depth", help="Deepest level shown."),
+) -> None:
+    """Show why a derived fact holds: the rule, the body facts, recursively down to input facts.
+
+    Example: fincrime explain -r rules/suspicious-chains.dlog -d input/demo
+    "<http://oxfordsemantic.tech/transactions/9f…> a type:SuspiciousChain"
+    """
+    from fincrime.engine import materialize
+    from fincrime.engine.explain import Derivation, explain
+
+    program = _load(rules, prefix, param)
+    triple = parse_fact(fact, program.prefixes)
+    with console_err.status("reasoning…"):
+        result = materialize(program, expand_data(data))
+    tree_root = explain(result, program, triple, max_depth=depth)
+    prefixes = program.prefixes
+
+    def label(node: Derivation) -> str:
+        text = " ".join(_term_short(t, prefixes) for t in node.fact)
+        if node.input:
+            return f"{text}  [dim](input)[/dim]"
+        if node.rule is not None:
+            pos = node.rule.rule.pos
+            where = f"{Path(pos.source).name}:{pos.line}" if pos else "rule"
+            return f"[bold]{text}[/bold]  [cyan]← {where}[/cyan] {node.note}"
+        return f"{text}  [yellow]{node.note}[/yellow]"
+
+    def build(node: Derivation, into: Tree) -> None:
+        for child in node.children:
+            build(child, into.add(label(child)))
+
+    root = Tree(label(tree_root))
+    build(tree_root, root)
+    console.print(root)
+
+
+def _compact(label: str, prefixes: dict[str, str]) -> str:
+    """``file.dlog:12 [?c, a, type:X], …`` for a rule label full of IRIs."""
+    import re
+
+    where, _, heads = label.partition(" ")
+    heads = re.sub(r"<([^>]*)>", lambda m: _short(m.group(1), prefixes), heads)
+    heads = heads.replace("rdf:type", "a")
+    text = f"{Path(where.rsplit(':', 1)[0]).name}:{where.rsplit(':', 1)[-1]} {heads}"
+    return text if len(text) <= 90 else text[:89] + "…"
+
+
+def _term_short(term: str, prefixes: dict[str, str]) -> str:
+    if term.startswith("<") and term.endswith(">"):
+        return _short(term[1:-1], prefixes)
+    return term
+
+
+def parse_fact(text: str, prefixes: dict[str, str]) -> tuple[str, str, str]:
+    """Three terms: N-Triples terms, prefixed names or ``a``."""
+    import shlex
+
+    from fincrime.rdf.terms import iri
+    from fincrime.vocab import RDF_TYPE
+
+    try:
+        parts = shlex.split(text.strip().rstrip(".").strip(), posix=False)
+    except ValueError as exc:
+        raise InputError(f"cannot read the fact {text!r}: {exc}") from exc
+    if len(parts) != 3:
+        raise InputError(f"a fact has three terms, got {len(parts)}: {text!r}")
+    out = []
+    for i, part in enumerate(parts):
+        if part == "a" and i == 1:
+            out.append(iri(RDF_TYPE))
+        elif part.startswith(("<", '"', "_:")):
+            out.append(part)
+        elif ":" in part:
+            name, _, local = part.partition(":")
+            if name not in prefixes:
+                raise InputError(f"unknown prefix {name!r} in {part!r}")
+            out.append(iri(prefixes[name] + local))
+        else:
+            raise InputError(f"not a term: {part!r}")
+    return out[0], out[1], out[2]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reason")(reason)
+    app.command("explain")(explain_cmd)
+
