@@ -63,12 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     from fincrime.errors import FincrimeError
 
     try:
-        app(args=argv, standalone_mode=False)
+        returned = app(args=argv, standalone_mode=False)
+        if isinstance(returned, int):
+            return returned
     except FincrimeError as exc:
         if state.debug:
             raise
         render = getattr(exc, "render", None)
-        console_err.print(f"error: {render() if render else exc.one_line()}", markup=False, highlight=False)
+        # soft_wrap: the message stays one line even when stderr is a pipe or a log file
+        console_err.print(
+            f"error: {render() if render else exc.one_line()}", markup=False, highlight=False, soft_wrap=True
+        )
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
@@ -78,18 +83,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console_err.print("interrupted")
         return 130
-    except Exception as exc:  # click usage errors and unexpected failures
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            console_err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return int(getattr(exc, "exit_code", 2))
+    except Exception as exc:  # unexpected failures: one line unless --debug
         if state.debug:
             raise
         console_err.print(
             f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         return 1
     return 0

@@ -44,7 +44,7 @@ def _key_and_row(ex, fact: tuple[str, str, str]) -> tuple[RelKey, dict[str, int]
     ids = ex.terms.lookup(pl.Series(list(fact)))
     if ids.null_count():
         return None
-    s, p, o = (int(i) for i in ids)
+    s, _p, o = (int(i) for i in ids)
     if fact[1] == TYPE_IRI:
         return RelKey("c", fact[2], 1), {"s": s}
     return RelKey("p", fact[1]), {"s": s, "o": o}

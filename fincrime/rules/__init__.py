@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from fincrime.errors import InputError
-from fincrime.rdf.terms import XSD_BOOLEAN, XSD_DATETIME, XSD_DECIMAL, XSD_DOUBLE, XSD_INTEGER, iri, literal
+from fincrime.rdf.terms import (
+    XSD_BOOLEAN,
+    XSD_DATETIME,
+    XSD_DECIMAL,
+    XSD_DOUBLE,
+    XSD_INTEGER,
+    iri,
+    literal,
+)
 from fincrime.rules.ast import Atom, Const, Program, Rule
 from fincrime.rules.parser import parse_files, parse_program
 from fincrime.rules.plan import ProgramPlan, build_plan

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from fincrime.errors import SourceError
-from fincrime.rules.ast import Aggregate, Atom, Bind, BodyItem, Filter, Negation, Pos, Program, Rule, expr_vars
+from fincrime.rules.ast import (
+    Aggregate,
+    Atom,
+    Bind,
+    BodyItem,
+    Filter,
+    Negation,
+    Pos,
+    Program,
+    Rule,
+    expr_vars,
+)
 
 
 def _fail(rule: Rule, pos: Pos | None, message: str) -> SourceError:

@@ -373,10 +373,12 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
     elif aggs_left and not atoms_left:
         first = -1
     else:
-        first = min(atoms_left, key=est) if atoms_left else -1
+        linked = [k for k in atoms_left if body.atoms[k].variables() & bound]
+        first = min(linked or atoms_left, key=est) if atoms_left else -1
     if first >= 0:
         atoms_left.remove(first)
-        steps.append(Step("scan", atom=first, mode=atom_mode(first, delta_at)))
+        on = tuple(sorted(body.atoms[first].variables() & bound))
+        steps.append(Step("join" if started else "scan", atom=first, mode=atom_mode(first, delta_at), on=on))
         bound |= body.atoms[first].variables()
         started = True
     elif aggs_left:

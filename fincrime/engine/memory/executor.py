@@ -175,6 +175,8 @@ class MemoryExecutor:
         steps = schedule(body, delta_at, self._size, outer)
         stale = self._stale_vars(body, delta_at, recursive or [])
         frame = seed
+        if frame is None and steps and steps[0].op not in ("scan", "agg"):
+            frame = _unit(1)  # a body of BINDs and FILTERs only: evaluate them once
         for step in steps:
             frame = self._step(step, body, frame, base)
             if stale and step.mode == "delta" and frame is not None:
@@ -286,6 +288,8 @@ class MemoryExecutor:
                     first_col[arg.name] = col
         if conds:
             frame = frame.filter(pl.all_horizontal(conds))
+        if not first_col:  # a ground atom: one row when the fact holds (a frame needs a column)
+            return _unit(1 if frame.height else 0)
         return frame.select([pl.col(c).alias(v) for v, c in first_col.items()])
 
     def _view(self, key: RelKey, mode: str) -> pl.DataFrame:
@@ -433,6 +437,11 @@ class MemoryExecutor:
             out_cols.append(pl.col(b.var))
         final = result.select(out_cols)
         return final.filter(pl.all_horizontal([pl.col(v).is_not_null() for v in final.columns]))
+
+
+def _unit(rows: int) -> pl.DataFrame:
+    """A frame of ``rows`` empty bindings (a helper column, ignored by heads)."""
+    return pl.DataFrame({"__unit": [0] * rows}, schema={"__unit": ID})
 
 
 class _Scratch:
