@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,32 @@ from fincrime.rdf.ntriples import write_ntriples
 from fincrime.rules.plan import TYPE_IRI, RelKey
 
 
-class Result:
+class TripleResult(ABC):
+    """What every executor returns: derived triples, counts and ``timings`` (seconds per phase).
+
+    Derived triples are those not among the input triples (rule-file facts included), each a
+    tuple of canonical N-Triples term strings.
+    """
+
+    timings: dict[str, float]
+
+    @abstractmethod
+    def triples(self, derived_only: bool = True) -> Iterator[tuple[str, str, str]]: ...
+
+    @abstractmethod
+    def write_ntriples(self, path: str | os.PathLike[str], derived_only: bool = True) -> int: ...
+
+    @abstractmethod
+    def counts_by_class(self, derived_only: bool = True) -> dict[str, int]: ...
+
+    @abstractmethod
+    def counts_by_predicate(self, derived_only: bool = True) -> dict[str, int]: ...
+
+    @abstractmethod
+    def count(self, derived_only: bool = True) -> int: ...
+
+
+class Result(TripleResult):
     """Facts after reasoning. Input facts come first in every relation, so the derived facts
     of a relation are the rows after its input rows."""
 

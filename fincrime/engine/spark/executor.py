@@ -1,0 +1,422 @@
+"""The Spark executor: runs a :class:`ProgramPlan` over DataFrames of canonical term strings.
+
+It follows the in-memory executor step for step (same strata, same semi-naive variants, same
+join order from :func:`fincrime.rules.plan.schedule`, same expression semantics), with Spark
+joins, anti-joins and group-bys in place of polars ones. Sizes for the scheduler come from the
+row counts taken when each round is committed, so planning needs no extra Spark jobs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from fincrime.engine.memory.values import KIND_BLANK, KIND_IRI, KIND_LITERAL
+from fincrime.engine.spark import values as V
+from fincrime.engine.spark.expressions import (
+    VALUE_FIELDS,
+    Compiler,
+    Value,
+    ebv,
+    literal_value,
+    value_term,
+)
+from fincrime.engine.spark.relations import Checkpoint, Relation, union_all
+from fincrime.rdf.terms import XSD_STRING
+from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var
+from fincrime.rules.plan import (
+    TYPE_IRI,
+    AggregatePlan,
+    BodyPlan,
+    NegationPlan,
+    ProgramPlan,
+    RelKey,
+    RulePlan,
+    Step,
+    atom_key,
+    head_vars,
+    schedule,
+)
+from fincrime.vocab import XSD
+
+ProgressFn = Callable[[str], None]
+
+
+def col(name: str) -> Column:
+    return F.col(f"`{name}`")
+
+
+class SparkExecutor:
+    def __init__(self, spark: SparkSession, checkpoint: Checkpoint) -> None:
+        self.spark = spark
+        self.checkpoint = checkpoint
+        self.relations: dict[RelKey, Relation] = {}
+        self.rounds = 0
+
+    # --- facts ----------------------------------------------------------------------------
+    def empty(self, columns: tuple[str, ...] | list[str]) -> DataFrame:
+        schema = StructType([StructField(c, StringType(), True) for c in columns])
+        return self.spark.createDataFrame([], schema)
+
+    def relation(self, key: RelKey) -> Relation:
+        rel = self.relations.get(key)
+        if rel is None:
+            rel = self.relations[key] = Relation(key, self.empty)
+        return rel
+
+    def load(self, triples: DataFrame) -> dict[RelKey, int]:
+        """Route distinct input triples (``s, p, o``) to class and predicate relations."""
+        triples = triples.distinct().persist()
+        keys = triples.select(
+            F.when(F.col("p") == TYPE_IRI, F.lit("c")).otherwise(F.lit("p")).alias("k"),
+            F.when(F.col("p") == TYPE_IRI, F.col("o")).otherwise(F.col("p")).alias("n"),
+        ).groupBy("k", "n").count().collect()
+        for row in keys:
+            key = RelKey("c", row["n"], 1) if row["k"] == "c" else RelKey("p", row["n"])
+            if key.kind == "c":
+                part = triples.filter((F.col("p") == TYPE_IRI) & (F.col("o") == key.name)).select("s")
+            else:
+                part = triples.filter(F.col("p") == key.name).select("s", "o")
+            self.relation(key).set_input(part.persist(), int(row["count"]))
+        for rel in self.relations.values():  # materialize the slices, then drop the whole
+            assert rel.input is not None
+            rel.input.count()
+        triples.unpersist()
+        return {k: r.input_rows for k, r in self.relations.items()}
+
+    def commit(self) -> dict[RelKey, int]:
+        return {k: r.commit(self.checkpoint) for k, r in list(self.relations.items())}
+
+    # --- program --------------------------------------------------------------------------
+    def run(self, plan: ProgramPlan, say: ProgressFn) -> None:
+        one = self.spark.range(1).select(F.lit(0).alias("_"))
+        for fact in plan.facts:
+            for head in fact.head:
+                self._insert_head(head, one)
+        self.commit()
+        self.commit()  # input and facts become "old": every stratum starts from an empty delta
+        for number, stratum in enumerate(plan.strata, 1):
+            started = time.perf_counter()
+            for rp in stratum.rules:
+                self._evaluate(rp, None)
+            deltas = self.commit()
+            self.rounds += 1
+            round_no = 1
+            say(_round_line(number, len(plan.strata), round_no, deltas, time.perf_counter() - started))
+            while stratum.recursive and any(deltas.get(k, 0) for k in self._stratum_keys(stratum)):
+                started = time.perf_counter()
+                round_no += 1
+                for rp in stratum.rules:
+                    for k in rp.recursive_atoms:
+                        if self._size(atom_key(rp.body.atoms[k]), "delta"):
+                            self._evaluate(rp, k)
+                deltas = self.commit()
+                self.rounds += 1
+                say(_round_line(number, len(plan.strata), round_no, deltas, time.perf_counter() - started))
+            self.commit()
+
+    def _stratum_keys(self, stratum) -> list[RelKey]:  # type: ignore[no-untyped-def]
+        keys: set[RelKey] = set()
+        for rp in stratum.rules:
+            for k in rp.recursive_atoms:
+                keys |= set(self._matching_keys(atom_key(rp.body.atoms[k])))
+        return list(keys)
+
+    def _matching_keys(self, key: RelKey) -> list[RelKey]:
+        if key.kind in ("c", "t") or (key.kind == "p" and key.name != TYPE_IRI):
+            return [key]
+        if key.kind == "p":  # [?x, rdf:type, ?C] reads every class relation
+            return [k for k in self.relations if k.kind == "c"]
+        return [k for k in self.relations if k.kind in ("p", "c")]
+
+    def _size(self, key: RelKey, mode: str) -> int:
+        return sum(self.relations[k].size(mode) for k in self._matching_keys(key) if k in self.relations)
+
+    # --- rule evaluation --------------------------------------------------------------------
+    def _evaluate(self, rp: RulePlan, delta_at: int | None) -> None:
+        frame = self.evaluate_body(rp.body, delta_at, rp.rule.base)
+        if frame is None:
+            return
+        needed = sorted(head_vars(rp.rule))
+        frame = frame.select(*[col(v) for v in needed]) if needed else frame.select(F.lit(0).alias("_"))
+        if len(rp.head) > 1:  # one evaluation of the body feeds every head atom
+            frame = self.checkpoint(frame)
+        for head in rp.head:
+            self._insert_head(head, frame)
+
+    def evaluate_body(
+        self, body: BodyPlan, delta_at: int | None, base: str | None, seed: DataFrame | None = None,
+    ) -> DataFrame | None:
+        """The matches of a body (None when a relation it needs is known to be empty)."""
+        outer = frozenset(seed.columns) if seed is not None else frozenset()
+        frame = seed
+        for step in schedule(body, delta_at, self._size, outer):
+            if step.op in ("scan", "join") and self._size(atom_key(body.atoms[step.atom]), step.mode) == 0:
+                return None
+            frame = self._step(step, body, frame, base)
+            if frame is None:
+                return None
+        return frame
+
+    def _step(self, step: Step, body: BodyPlan, frame: DataFrame | None, base: str | None) -> DataFrame | None:
+        if step.op in ("scan", "join"):
+            right = self.atom_frame(body.atoms[step.atom], step.mode)
+            return right if frame is None else _join(frame, right)
+        if step.op == "agg":
+            assert step.aggregate is not None
+            agg = self._aggregate(step.aggregate, base)
+            if agg is None:
+                return None
+            return agg if frame is None else _join(frame, agg)
+        assert frame is not None
+        variables = [c for c in frame.columns if not c.startswith("__")]
+        if step.op == "filter":
+            assert step.expr is not None
+            scratch = _Scratch(frame)
+            val, err = ebv(scratch.compiler(base).compile(step.expr))
+            return scratch.frame.filter(val & ~err).select(*[col(c) for c in variables])
+        if step.op == "bind":
+            assert step.expr is not None
+            scratch = _Scratch(frame)
+            term = value_term(scratch.compiler(base).compile(step.expr))
+            out = scratch.frame
+            if step.var in variables:
+                return out.filter(term == col(step.var)).select(*[col(c) for c in variables])
+            out = out.withColumn(step.var, term).filter(col(step.var).isNotNull())
+            return out.select(*[col(c) for c in [*variables, step.var]])
+        if step.op == "anti":
+            assert step.negation is not None
+            return self._anti(frame, step.negation, list(step.on), base)
+        raise AssertionError(step.op)
+
+    def _anti(self, frame: DataFrame, neg: NegationPlan, on: list[str], base: str | None) -> DataFrame:
+        seed = frame.select(*[col(c) for c in on]).distinct() if on else None
+        matched = self.evaluate_body(neg.body, None, base, seed)
+        if matched is None:
+            return frame
+        if not on:  # any match at all removes every row
+            return frame.join(matched.select(F.lit(1).alias("__any")).limit(1), how="left_anti")
+        return frame.join(matched.select(*[col(c) for c in on]).distinct(), on=on, how="left_anti")
+
+    # --- atoms --------------------------------------------------------------------------------
+    def atom_frame(self, atom: Atom, mode: str) -> DataFrame:
+        """The facts matching an atom, as a frame with one column per distinct variable."""
+        key = atom_key(atom)
+        if key.kind == "t":
+            frame = self._view(key, mode)
+            names, args = list(frame.columns), list(atom.args)
+        elif key.kind == "c":
+            frame, names, args = self._view(key, mode), ["s"], [atom.args[0]]
+        elif key.kind == "p" and key.name != TYPE_IRI:
+            frame, names, args = self._view(key, mode), ["s", "o"], [atom.args[0], atom.args[2]]
+        else:
+            frame, names, args = self._all_triples(mode, only_types=key.kind == "p"), ["s", "p", "o"], list(atom.args)
+        conds: list[Column] = []
+        first_col: dict[str, str] = {}
+        for name, arg in zip(names, args, strict=True):
+            if isinstance(arg, Const):
+                conds.append(F.col(name) == arg.term)
+            else:
+                assert isinstance(arg, Var)
+                if arg.name in first_col:
+                    conds.append(F.col(name) == F.col(first_col[arg.name]))
+                else:
+                    first_col[arg.name] = name
+        for cond in conds:
+            frame = frame.filter(cond)
+        if not first_col:
+            return frame.select(F.lit(0).alias("__row")).limit(1)
+        return frame.select(*[F.col(c).alias(v) for v, c in first_col.items()])
+
+    def _view(self, key: RelKey, mode: str) -> DataFrame:
+        rel = self.relations.get(key)
+        return rel.view(mode) if rel is not None else self.empty(Relation(key, self.empty).columns)
+
+    def _all_triples(self, mode: str, only_types: bool = False) -> DataFrame:
+        parts = []
+        for key, rel in self.relations.items():
+            if rel.size(mode) == 0:
+                continue
+            if key.kind == "c":
+                parts.append(rel.view(mode).select("s", F.lit(TYPE_IRI).alias("p"), F.lit(key.name).alias("o")))
+            elif key.kind == "p" and not only_types:
+                parts.append(rel.view(mode).select("s", F.lit(key.name).alias("p"), "o"))
+        return union_all(parts) if parts else self.empty(("s", "p", "o"))
+
+    def _insert_head(self, head: Atom, frame: DataFrame) -> None:
+        cols = [
+            col(arg.name).alias(f"a{i}") if isinstance(arg, Var) else F.lit(arg.term).alias(f"a{i}")
+            for i, arg in enumerate(head.args)
+        ]
+        rows = frame.select(*cols)
+        key = atom_key(head)
+        if key.kind == "t":
+            self.relation(key).add(rows.toDF(*[f"c{i}" for i in range(len(head.args))]))
+        elif key.kind == "c":
+            self.relation(key).add(rows.select(F.col("a0").alias("s")))
+        elif key.kind == "p" and key.name != TYPE_IRI:
+            self.relation(key).add(rows.select(F.col("a0").alias("s"), F.col("a2").alias("o")))
+        else:  # the predicate (or the class) is a variable: route by value
+            rows = self.checkpoint(rows.select(F.col("a0").alias("s"), F.col("a1").alias("p"), F.col("a2").alias("o")))
+            routes = rows.select("p", F.when(F.col("p") == TYPE_IRI, F.col("o")).alias("c")).distinct().collect()
+            for r in routes:
+                if r["p"] == TYPE_IRI:
+                    target = RelKey("c", r["c"], 1)
+                    part = rows.filter((F.col("p") == TYPE_IRI) & (F.col("o") == r["c"])).select("s")
+                else:
+                    target = RelKey("p", r["p"])
+                    part = rows.filter(F.col("p") == r["p"]).select("s", "o")
+                if not target.name.startswith("<"):
+                    continue  # a literal or blank node cannot be a predicate or a class
+                self.relation(target).add(part)
+
+    # --- aggregates ----------------------------------------------------------------------------
+    def _aggregate(self, agg: AggregatePlan, base: str | None) -> DataFrame | None:
+        rows = self.evaluate_body(agg.body, None, base)
+        if rows is None:
+            if agg.group:
+                return None
+            body_vars = sorted(set().union(*(a.variables() for a in agg.body.atoms)) or {"__empty"})
+            rows = self.empty(body_vars)
+        rows = rows.distinct()  # aggregates see each distinct body answer once
+        exprs: list[Column] = []
+        for i, b in enumerate(agg.binds):
+            c = f"__arg{i}"
+            if b.args:
+                scratch = _Scratch(rows)
+                value = scratch.compiler(base).compile(b.args[0])
+                term = value.term if isinstance(b.args[0], EVar) else value_term(value)
+                rows = scratch.frame.withColumns({
+                    c: term, f"{c}k": value.kind, f"{c}n": value.num, f"{c}t": value.ntype,
+                    f"{c}l": value.lex, f"{c}m": value.time, f"{c}e": value.err,
+                })
+            exprs += _agg_exprs(b, c, i)
+        grouped = rows.groupBy(*[col(g) for g in agg.group]).agg(*exprs) if agg.group else rows.agg(*exprs)
+        outputs: list[Column] = [col(g) for g in agg.group]
+        for i, b in enumerate(agg.binds):
+            if b.func in ("MIN", "MAX", "SAMPLE"):
+                outputs.append(F.col(f"__r{i}").alias(b.var))
+                continue
+            if b.func == "GROUP_CONCAT":
+                value = literal_value(lex=F.col(f"__r{i}"), dt=F.lit(XSD_STRING), err=F.col(f"__e{i}"))
+            else:
+                ntype = F.col(f"__t{i}")
+                dt = F.lit(None).cast("string")
+                for rank, name in ((1, "integer"), (2, "decimal"), (3, "float"), (4, "double")):
+                    dt = F.when(ntype == rank, F.lit(XSD + name)).otherwise(dt)
+                value = literal_value(num=F.col(f"__r{i}").cast("double"), ntype=ntype, dt=dt, err=F.col(f"__e{i}"))
+            outputs.append(value_term(value).alias(b.var))
+        final = grouped.select(*outputs)
+        return final.filter(_all_not_null(final.columns))
+
+
+def _all_not_null(names: list[str]) -> Column:
+    cond = F.lit(True)
+    for n in names:
+        cond = cond & col(n).isNotNull()
+    return cond
+
+
+def _join(left: DataFrame, right: DataFrame) -> DataFrame:
+    on = [c for c in right.columns if c in left.columns and not c.startswith("__")]
+    if "__row" in right.columns:  # a ground atom: it holds or it does not
+        return left.join(right, how="left_semi")
+    return left.join(right, on=on, how="inner") if on else left.crossJoin(right)
+
+
+def _agg_exprs(b: AggBind, c: str, i: int) -> list[Column]:
+    err = F.col(f"{c}e") if b.args else F.lit(False)
+    ok = ~err
+    if b.func == "COUNT":
+        if not b.args:
+            counted = F.count(F.lit(1))
+        elif b.distinct:
+            counted = F.count_distinct(F.when(ok, F.col(c)))
+        else:
+            counted = F.count(F.when(ok, F.col(c)))
+        return [counted.cast("double").alias(f"__r{i}"), F.lit(1).alias(f"__t{i}"), F.lit(False).alias(f"__e{i}")]
+    if b.func in ("SUM", "AVG"):
+        num = F.col(f"{c}n")
+        if b.distinct:
+            pairs = F.collect_set(F.struct(F.col(c).alias("t"), num.alias("n")))
+            total = F.aggregate(pairs, F.lit(0.0), lambda acc, x: acc + F.coalesce(x["n"], F.lit(0.0)))
+            count = F.size(pairs)
+        else:
+            total, count = F.coalesce(F.sum(num), F.lit(0.0)), F.count(num)
+        ntype = F.max(F.col(f"{c}t"))
+        bad = F.coalesce(F.bool_or((F.col(f"{c}t") == 0) | err), F.lit(False))
+        if b.func == "SUM":
+            return [total.alias(f"__r{i}"), F.coalesce(ntype, F.lit(1)).alias(f"__t{i}"), bad.alias(f"__e{i}")]
+        avg_t = F.coalesce(F.when(ntype == 1, F.lit(2)).otherwise(ntype), F.lit(1))
+        return [F.when(count > 0, total / count).otherwise(F.lit(0.0)).alias(f"__r{i}"), avg_t.alias(f"__t{i}"),
+                bad.alias(f"__e{i}")]
+    if b.func in ("MIN", "MAX"):
+        kind, num, tm, lex = F.col(f"{c}k"), F.col(f"{c}n"), F.col(f"{c}m"), F.col(f"{c}l")
+        rank = (
+            F.when(kind == KIND_BLANK, 0).when(kind == KIND_IRI, 1).when(F.col(f"{c}t") > 0, 2)
+            .when(tm.isNotNull(), 3).otherwise(4)
+        )
+        if b.func == "MIN":  # smallest first, a missing key after any present one
+            key = F.struct(rank.alias("r"), num.isNull().alias("a"), num.alias("n"), tm.isNull().alias("b"),
+                           tm.alias("m"), lex.isNull().alias("c"), lex.alias("l"), F.col(c).alias("t"))
+            pick = F.min(F.when(ok, key))
+        else:  # in Spark's struct order a missing key is the smallest, as a descending nulls-last sort wants
+            key = F.struct(rank.alias("r"), num.alias("n"), tm.alias("m"), lex.alias("l"), F.col(c).alias("t"))
+            pick = F.max(F.when(ok, key))
+        return [pick["t"].alias(f"__r{i}")]
+    if b.func == "SAMPLE":
+        return [F.min(F.when(ok, F.col(c))).alias(f"__r{i}")]
+    if b.func == "GROUP_CONCAT":
+        values = F.collect_list(F.when(ok, F.col(f"{c}l")))
+        if b.distinct:
+            values = F.array_distinct(values)
+        # sorted: the in-memory order is whatever order the rows happen to be in
+        return [F.array_join(F.array_sort(values), b.separator).alias(f"__r{i}"), F.lit(False).alias(f"__e{i}")]
+    raise AssertionError(b.func)
+
+
+class _Scratch:
+    """A frame being extended with the columns an expression needs: variables' attributes and
+    each function's result (so a sub-result read twice is computed once)."""
+
+    def __init__(self, frame: DataFrame) -> None:
+        self.frame = frame
+        self._n = 0
+        self._attrs: set[str] = set()
+
+    def compiler(self, base: str | None) -> Compiler:
+        return Compiler(base, self._var, self._sink)
+
+    def _var(self, name: str, attr: str) -> Column:
+        column = f"__{attr}__{name}"
+        if column not in self._attrs:
+            self._attrs.add(column)
+            self.frame = self.frame.withColumn(column, V.attribute(col(name), attr))
+        return col(column)
+
+    def _sink(self, value: Value) -> Value:
+        self._n += 1
+        names = {f: f"__x{self._n}_{f}" for f in VALUE_FIELDS}
+        self.frame = self.frame.withColumns({names[f]: getattr(value, f) for f in VALUE_FIELDS})
+        return Value(**{f: col(names[f]) for f in VALUE_FIELDS}, number=value.number)
+
+
+def _round_line(stratum: int, strata: int, round_no: int, deltas: dict[RelKey, int], seconds: float) -> str:
+    new = {k: n for k, n in deltas.items() if n}
+    top = sorted(new.items(), key=lambda kv: -kv[1])[:4]
+    detail = ", ".join(f"{_short(k)} {n:,}" for k, n in top)
+    more = f", +{len(new) - len(top)} more" if len(new) > len(top) else ""
+    body = f" ({detail}{more})" if new else ""
+    return f"stratum {stratum}/{strata} round {round_no}: {sum(new.values()):,} new facts{body} in {seconds:.1f}s"
+
+
+def _short(key: RelKey) -> str:
+    name = key.name.strip("<>")
+    return name.rsplit("#", 1)[-1].rsplit("/", 1)[-1] or name
+
+
+__all__ = ["KIND_LITERAL", "SparkExecutor"]

@@ -1,0 +1,78 @@
+"""Relations as Spark DataFrames of canonical term strings, with the semi-naive views.
+
+A relation keeps its input facts, its older derived facts (a few checkpointed chunks) and the
+facts of the last round (``delta``); rows derived in a round are queued as ``pending`` and only
+become visible when the round is committed. Every committed chunk is checkpointed, so the plan
+of a view is a union of a few stored scans, whatever the number of rounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame
+
+from fincrime.engine.memory.relations import columns_of
+from fincrime.rules.plan import RelKey
+
+Checkpoint = Callable[[DataFrame], DataFrame]
+MAX_CHUNKS = 6  # derived chunks merged beyond this, so views stay a short union
+
+
+def union_all(frames: list[DataFrame]) -> DataFrame:
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.unionByName(f)
+    return out
+
+
+class Relation:
+    def __init__(self, key: RelKey, empty: Callable[[tuple[str, ...]], DataFrame]) -> None:
+        self.key = key
+        self.columns = columns_of(key)
+        self._empty = empty
+        self.input: DataFrame | None = None
+        self.input_rows = 0
+        self.derived: list[DataFrame] = []  # older derived chunks
+        self.derived_rows = 0
+        self.delta: DataFrame | None = None
+        self.delta_rows = 0
+        self.pending: list[DataFrame] = []
+
+    def set_input(self, frame: DataFrame, rows: int) -> None:
+        self.input, self.input_rows = frame, rows
+
+    def size(self, mode: str) -> int:
+        old = self.input_rows + self.derived_rows
+        return {"old": old, "delta": self.delta_rows, "full": old + self.delta_rows}[mode]
+
+    def view(self, mode: str) -> DataFrame:
+        """``old``, ``delta``, ``full`` (old + delta) or ``derived`` (everything not input)."""
+        chunks: list[DataFrame] = []
+        if mode in ("old", "full") and self.input is not None and self.input_rows:
+            chunks.append(self.input)
+        if mode in ("old", "full", "derived"):
+            chunks += self.derived
+        if mode in ("delta", "full", "derived") and self.delta is not None and self.delta_rows:
+            chunks.append(self.delta)
+        return union_all(chunks) if chunks else self._empty(self.columns)
+
+    def add(self, rows: DataFrame) -> None:
+        self.pending.append(rows.select(*self.columns))
+
+    def commit(self, checkpoint: Checkpoint) -> int:
+        """End of a round: delta joins the old facts, the new pending facts become the delta."""
+        if self.delta is not None and self.delta_rows:
+            self.derived.append(self.delta)
+            self.derived_rows += self.delta_rows
+            if len(self.derived) > MAX_CHUNKS:
+                self.derived = [checkpoint(union_all(self.derived))]
+        self.delta, self.delta_rows = None, 0
+        if self.pending:
+            new = union_all(self.pending).distinct()
+            if self.size("full"):
+                new = new.join(self.view("full"), on=list(self.columns), how="left_anti")
+            self.pending = []
+            new = checkpoint(new)
+            self.delta, self.delta_rows = new, new.count()
+        return self.delta_rows

@@ -1,0 +1,100 @@
+"""What a Spark materialization produced, behind the same interface as the in-memory result."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fincrime.engine.result import TripleResult
+from fincrime.engine.spark.executor import SparkExecutor
+from fincrime.engine.spark.io import write_parts, write_single
+from fincrime.engine.spark.relations import union_all
+from fincrime.engine.spark.session import spark_errors
+from fincrime.rules.plan import TYPE_IRI, RelKey
+
+
+class SparkResult(TripleResult):
+    """Facts after reasoning, held by Spark. Counts are known without running a Spark job;
+    triples are read or written by Spark on demand."""
+
+    def __init__(self, executor: SparkExecutor, timings: dict[str, float], local_master: bool) -> None:
+        self.executor = executor
+        self.timings = timings
+        self._local = local_master
+
+    @property
+    def rounds(self) -> int:
+        return self.executor.rounds
+
+    def _rows(self, key: RelKey, derived_only: bool) -> int:
+        rel = self.executor.relations[key]
+        return rel.size("full") - (rel.input_rows if derived_only else 0)
+
+    def frame(self, derived_only: bool = True) -> DataFrame:
+        """The (derived) triples as a Spark DataFrame of canonical term strings ``s, p, o``."""
+        parts = []
+        for key in sorted(self.executor.relations, key=lambda k: (k.kind, k.name)):
+            if key.kind == "t" or not self._rows(key, derived_only):
+                continue
+            view = self.executor.relations[key].view("derived" if derived_only else "full")
+            if key.kind == "c":
+                parts.append(view.select("s", F.lit(TYPE_IRI).alias("p"), F.lit(key.name).alias("o")))
+            else:
+                parts.append(view.select("s", F.lit(key.name).alias("p"), "o"))
+        return union_all(parts) if parts else self.executor.empty(("s", "p", "o"))
+
+    def triples(self, derived_only: bool = True) -> Iterator[tuple[str, str, str]]:
+        """Triples as canonical N-Triples term strings (streamed from Spark)."""
+        with spark_errors("reading derived triples"):
+            for row in self.frame(derived_only).toLocalIterator():
+                yield (row["s"], row["p"], row["o"])
+
+    def tuples(self, table: str) -> list[tuple[str, ...]]:
+        """Rows of an n-ary tuple table."""
+        out: list[tuple[str, ...]] = []
+        for key, rel in self.executor.relations.items():
+            if key.kind == "t" and key.name == table and rel.size("full"):
+                out += [tuple(r) for r in rel.view("full").collect()]
+        return out
+
+    def write_ntriples(self, path: str | os.PathLike[str], derived_only: bool = True) -> int:
+        """Write the (derived) triples as one N-Triples file, atomically (``timings['write']``)."""
+        started = time.perf_counter()
+        with spark_errors(f"writing {path}"):
+            count = write_single(self.frame(derived_only), str(path), self._local)
+        self.timings["write"] = time.perf_counter() - started
+        return count
+
+    def write_parts(self, directory: str, fmt: str = "nt", derived_only: bool = True) -> str:
+        """Write the (derived) triples as Spark part files: ``nt``, ``nt.gz`` or ``parquet``
+        (columns ``s, p, o``), in parallel; any Hadoop path (``hdfs://``, ``s3a://``) works."""
+        started = time.perf_counter()
+        with spark_errors(f"writing {directory}"):
+            out = write_parts(self.frame(derived_only), directory, fmt)
+        self.timings[f"write_{fmt}"] = time.perf_counter() - started
+        return out
+
+    def counts_by_class(self, derived_only: bool = True) -> dict[str, int]:
+        return {
+            k.name[1:-1]: n for k in self.executor.relations
+            if k.kind == "c" and (n := self._rows(k, derived_only))
+        }
+
+    def counts_by_predicate(self, derived_only: bool = True) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for key in self.executor.relations:
+            n = self._rows(key, derived_only)
+            if not n:
+                continue
+            if key.kind == "p":
+                out[key.name[1:-1]] = n
+            elif key.kind == "c":
+                out[TYPE_IRI[1:-1]] = out.get(TYPE_IRI[1:-1], 0) + n
+        return out
+
+    def count(self, derived_only: bool = True) -> int:
+        return sum(self._rows(k, derived_only) for k in self.executor.relations if k.kind != "t")

@@ -1,0 +1,228 @@
+"""The Spark session of a reasoning run: one per process, quiet, bound to loopback locally.
+
+Sessions are expensive (~20 s to start), so a session that is already active in the process is
+reused whenever the requested master matches it (tests and long-lived services share one).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fincrime.errors import FincrimeError, InputError
+
+DEFAULT_MASTER = "local[*]"
+
+_LOG4J = """\
+rootLogger.level = {level}
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n
+"""
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """Engine settings of a Spark run (from the job spec's ``engine`` or the CLI)."""
+
+    master: str = DEFAULT_MASTER
+    partitions: int | None = None  # shuffle partitions; default: 2 per core
+    cores: int | None = None  # executor cores (cluster) / threads (local[*])
+    memory: str | None = None  # executor memory, driver memory in local mode
+    checkpoint_dir: str | None = None  # reliable checkpoints (cluster); default: local checkpoints
+    debug: bool = False
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> SparkOptions:
+        known = {"master", "partitions", "cores", "memory", "checkpoint_dir", "debug"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise InputError(f"unknown Spark engine option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        master = str(options.get("master") or DEFAULT_MASTER)
+        for name in ("partitions", "cores"):
+            value = options.get(name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise InputError(f"engine option {name} must be a positive integer (got {value!r})")
+        return cls(
+            master=master, partitions=options.get("partitions"), cores=options.get("cores"),
+            memory=options.get("memory"), checkpoint_dir=options.get("checkpoint_dir"),
+            debug=bool(options.get("debug", False)),
+        )
+
+    @property
+    def is_local(self) -> bool:
+        return self.master.startswith("local")
+
+    def local_threads(self) -> int:
+        if self.master in ("local", "local[1]"):
+            return 1
+        inside = self.master[6:-1] if self.master.startswith("local[") else "*"
+        if inside.isdigit():
+            return int(inside)
+        return self.cores or os.cpu_count() or 1
+
+    def shuffle_partitions(self) -> int:
+        if self.partitions:
+            return self.partitions
+        cores = self.local_threads() if self.is_local else (self.cores or 2) * 4
+        return max(2, 2 * cores)
+
+
+def options_from_cli(
+    master: str | None = None, partitions: int | None = None, cores: int | None = None,
+    memory: str | None = None,
+) -> dict[str, Any]:
+    """Engine options from ``fincrime reason --spark-master URL --partitions N`` (and resources).
+
+    >>> options_from_cli("spark://127.0.0.1:7077", 8)
+    {'master': 'spark://127.0.0.1:7077', 'partitions': 8}
+    """
+    out: dict[str, Any] = {}
+    if master:
+        out["master"] = master
+    if partitions is not None:
+        out["partitions"] = partitions
+    if cores is not None:
+        out["cores"] = cores
+    if memory:
+        out["memory"] = memory
+    SparkOptions.parse(out)
+    return out
+
+
+def _debug_wanted(options: SparkOptions) -> bool:
+    if options.debug:
+        return True
+    try:
+        from fincrime.cli.common import state
+    except ImportError:  # pragma: no cover - the CLI is optional for library use
+        return False
+    return bool(state.debug)
+
+
+def _log_config(debug: bool) -> Path:
+    folder = Path(tempfile.gettempdir()) / f"fincrime-spark-{os.getuid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ("log4j2-debug.properties" if debug else "log4j2-quiet.properties")
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(_LOG4J.format(level="warn" if debug else "off"))
+        os.replace(tmp, path)
+    return path
+
+
+def _check_java() -> None:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return
+    if shutil.which("java") is None:
+        raise FincrimeError(
+            "the Spark engine needs Java (17 or later), and no java was found",
+            hint="install a JRE (e.g. apt-get install openjdk-17-jre-headless) or set JAVA_HOME",
+        )
+
+
+def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
+    """The process's Spark session for these options, started if needed (quietly)."""
+    import warnings
+
+    from pyspark.sql import SparkSession
+
+    # pyspark warns about the pandas version on every Arrow use; the functions used here work
+    warnings.filterwarnings("ignore", message=".*does not yet fully support pandas.*", category=FutureWarning)
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        current = active.sparkContext.master
+        if options.master in (current, DEFAULT_MASTER) or (options.is_local and current.startswith("local")):
+            _runtime_conf(active, options)
+            return active
+        active.stop()
+    _check_java()
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers run this interpreter (the UDF that spells numbers imports fincrime)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    debug = _debug_wanted(options)
+    java_opts = f"-Dlog4j2.configurationFile=file:{_log_config(debug)}"
+    builder = (
+        SparkSession.builder.master(options.master)
+        .appName("fincrime-reason")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", java_opts)
+        .config("spark.executor.extraJavaOptions", java_opts)
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.pyspark.driver.python", sys.executable)
+        .config("spark.sql.shuffle.partitions", str(options.shuffle_partitions()))
+    )
+    if options.is_local or os.environ.get("SPARK_LOCAL_IP") == "127.0.0.1":
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    if options.memory:
+        builder = builder.config("spark.executor.memory", options.memory)
+        if options.is_local:  # executors live inside the driver JVM
+            builder = builder.config("spark.driver.memory", options.memory)
+    if options.cores and not options.is_local:
+        builder = builder.config("spark.executor.cores", str(options.cores))
+    with spark_errors("starting Spark"):
+        session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN" if debug else "OFF")
+    _runtime_conf(session, options)
+    return session
+
+
+def _runtime_conf(session, options: SparkOptions) -> None:  # type: ignore[no-untyped-def]
+    conf = session.conf
+    # SPARQL semantics: errors are values (nulls), not exceptions; times are UTC; ?x and ?X differ
+    conf.set("spark.sql.ansi.enabled", "false")
+    conf.set("spark.sql.session.timeZone", "UTC")
+    conf.set("spark.sql.caseSensitive", "true")
+    conf.set("spark.sql.shuffle.partitions", str(options.shuffle_partitions()))
+    conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    if options.checkpoint_dir:
+        session.sparkContext.setCheckpointDir(options.checkpoint_dir)
+
+
+_CAUSES = (
+    (("OutOfMemoryError", "Java heap space", "GC overhead limit"), "Spark ran out of memory",
+     "give the engine more memory (engine.memory / --memory) or more partitions (--partitions)"),
+    (("ExecutorLostFailure", "lost executor", "Executor heartbeat timed out", "SparkContext was shut down"),
+     "a Spark executor was lost", "check the worker logs; executors die when they run out of memory or the host fails"),
+    (("All masters are unresponsive", "Could not connect to master", "Failed to connect to master"),
+     "the Spark master cannot be reached", "check --spark-master (spark://HOST:PORT) and that the master is running"),
+    (("JAVA_GATEWAY_EXITED", "Java gateway process exited"), "Spark's Java process did not start",
+     "check that Java 17+ is installed (JAVA_HOME) and run with --debug to see Spark's own output"),
+)
+
+
+def describe_spark_error(exc: BaseException, doing: str) -> FincrimeError:
+    """One clear line for a failure raised by Spark, with its cause and a hint."""
+    text = f"{type(exc).__name__}: {exc}"
+    for needles, cause, hint in _CAUSES:
+        if any(n.lower() in text.lower() for n in needles):
+            return FincrimeError(f"{doing} failed: {cause}", hint=hint)
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return FincrimeError(f"{doing} failed: Spark error: {first[:300]}", hint="run with --debug for Spark's log and the full trace")
+
+
+@contextmanager
+def spark_errors(doing: str) -> Iterator[None]:
+    """Turn Spark's and Py4J's exceptions into :class:`FincrimeError` (ours pass through)."""
+    try:
+        yield
+    except FincrimeError:
+        raise
+    except Exception as exc:
+        module = type(exc).__module__ or ""
+        if module.startswith(("pyspark", "py4j")) or "Java" in type(exc).__name__:
+            raise describe_spark_error(exc, doing) from exc
+        raise
