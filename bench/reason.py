@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -311,10 +312,45 @@ def worker_main(engine: str, spec: DatasetSpec, max_length: int, write: bool) ->
 # Parent: dataset, one subprocess per engine run, the table.
 
 
+def _rss_mb(pid: int) -> float:
+    """Current resident set size of a process, in MB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class MemoryGuard(threading.Thread):
+    """Kills one worker process if its RSS passes ``limit_mb`` (the machine is shared)."""
+
+    def __init__(self, proc: subprocess.Popen[str], limit_mb: float) -> None:
+        super().__init__(daemon=True)
+        self.proc, self.limit_mb = proc, limit_mb
+        self.tripped_at_mb = 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.25):
+            rss = _rss_mb(self.proc.pid)
+            if rss > self.limit_mb:
+                self.tripped_at_mb = rss
+                self.proc.kill()
+                return
+
+
 def run_worker(
-    engine: str, spec: DatasetSpec, max_length: int, write: bool, on_line: Callable[[str], None]
+    engine: str, spec: DatasetSpec, max_length: int, write: bool, limit_mb: float,
+    on_line: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Run one engine in a fresh interpreter; its stderr lines go to ``on_line``."""
+    """Run one engine in a fresh interpreter; its stderr lines go to ``on_line``.
+
+    A worker whose RSS passes ``limit_mb`` is killed; the result then has ``exceeded`` set and
+    no counts.
+    """
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", engine,
         "--transactions", str(spec.transactions), "--parties", str(spec.parties),
@@ -330,14 +366,23 @@ def run_worker(
     with tempfile.TemporaryFile("w+") as stdout_file, subprocess.Popen(
         command, stdout=stdout_file, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
     ) as proc:
+        guard = MemoryGuard(proc, limit_mb)
+        guard.start()
         assert proc.stderr is not None
         for line in proc.stderr:
             tail.append(line.rstrip())
             on_line(tail[-1])
         code = proc.wait()
+        guard.done.set()
         stdout_file.seek(0)
         stdout = stdout_file.read()
     wall = time.perf_counter() - began
+    if guard.tripped_at_mb:
+        return {
+            "exceeded": True, "phases": {}, "total": wall, "wall": wall,
+            "rss_reason_mb": guard.tripped_at_mb, "rss_peak_mb": guard.tripped_at_mb,
+            "last_message": tail[-1] if tail else "",
+        }
     found = [ln for ln in stdout.splitlines() if ln.startswith(RESULT_TAG)]
     if code != 0 or not found:
         details = "\n".join([*tail, *stdout.splitlines()[-5:]])
@@ -374,7 +419,8 @@ def ensure_dataset(spec: DatasetSpec, console: Any) -> tuple[bool, float]:
 
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The fastest of repeated runs, with the highest peak RSS seen over all of them."""
-    chosen = dict(min(runs, key=lambda r: r["total"]))
+    completed = [r for r in runs if not r.get("exceeded")] or runs
+    chosen = dict(min(completed, key=lambda r: r["total"]))
     chosen["rss_reason_mb"] = max(r["rss_reason_mb"] for r in runs)
     chosen["rss_peak_mb"] = max(r["rss_peak_mb"] for r in runs)
     return chosen
@@ -387,14 +433,21 @@ def render(results: dict[str, dict[str, Any]], console: Any) -> None:
         return "" if value is None else f"{value:.2f}"
 
     nemo = results.get("nemo")
+    fin = results.get("fincrime")
     table = Table(title="suspicious chains: fincrime vs Nemo (seconds; best of the repeats)")
     for header in ("engine", "rules", "read data", "load", "reasoning", "total", "vs Nemo",
                    "write", "peak RSS MB", "partial chains", "suspicious"):
         table.add_column(header, justify="left" if header == "engine" else "right")
     labels = {"fincrime": "fincrime (memory)", "nemo": "Nemo", "python": "Python DFS (count only)"}
     for engine, r in results.items():
+        if r.get("exceeded"):
+            table.add_row(
+                labels[engine], "", "", "", f"killed after {r['total']:.0f}s", "", "", "",
+                f"> {r['rss_peak_mb']:,.0f} (limit)", "?", "?",
+            )
+            continue
         ph = r["phases"]
-        ratio = f"{r['total'] / nemo['total']:.2f}x" if nemo else ""
+        ratio = f"{r['total'] / nemo['total']:.2f}x" if nemo and not nemo.get("exceeded") else ""
         rss = f"{r['rss_reason_mb']:,.0f}"
         if r["rss_peak_mb"] > r["rss_reason_mb"] + 1:
             rss += f" ({r['rss_peak_mb']:,.0f} w/ write)"
@@ -404,7 +457,8 @@ def render(results: dict[str, dict[str, Any]], console: Any) -> None:
             f"{r['partial']:,}", f"{r['suspicious']:,}",
         )
     console.print(table)
-    fin = results.get("fincrime")
+    fin = fin if fin and not fin.get("exceeded") else None
+    nemo = nemo if nemo and not nemo.get("exceeded") else None
     if fin and "write_bytes" in fin:
         console.print(
             f"fincrime write phase: {fin['write_triples']:,} derived triples, "
@@ -420,7 +474,14 @@ def render(results: dict[str, dict[str, Any]], console: Any) -> None:
 
 def check_counts(results: dict[str, dict[str, Any]]) -> list[str]:
     """Disagreements between engines, as messages (empty when all agree)."""
-    problems = []
+    problems = [
+        f"{engine} was killed at {r['rss_peak_mb']:,.0f} MB RSS (--max-rss-gb), "
+        f"{r['total']:.0f}s in, last said: {r['last_message']!r}"
+        for engine, r in results.items() if r.get("exceeded")
+    ]
+    results = {e: r for e, r in results.items() if not r.get("exceeded")}
+    if not results:
+        return problems
     reference = next(iter(results))
     for engine, r in results.items():
         for key in ("partial", "suspicious"):
@@ -440,8 +501,15 @@ def machine_facts() -> str:
         except PackageNotFoundError:
             return "absent"
 
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "fincrime/engine", "fincrime/rules", "fincrime/rdf")
+    source = git("rev-parse", "--short", "HEAD") + (" + uncommitted engine changes" if dirty else "")
     return (
-        f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} cores, commit {source}, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
         f"polars {ver('polars')}, nemo-python {ver('nemo-python')}, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
@@ -476,6 +544,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-write", action="store_true", help="skip fincrime's write phase")
     parser.add_argument("--keep-data", action="store_true",
                         help="keep the generated dataset under bench/data/reason for later runs")
+    parser.add_argument("--max-rss-gb", type=float, default=14.0,
+                        help="kill an engine whose RSS passes this (14; the machine is shared)")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -517,10 +587,16 @@ def main(argv: list[str] | None = None) -> int:
                 label = f"[{round_no + 1}/{args.repeat}] {engine}"
                 with console.status(f"{label}: starting") as status:
                     result = run_worker(
-                        engine, spec, args.max_length, not args.no_write,
+                        engine, spec, args.max_length, not args.no_write, args.max_rss_gb * 1024,
                         lambda line, label=label, status=status: status.update(f"{label}: {line[:100]}"),
                     )
                 runs[engine].append(result)
+                if result.get("exceeded"):
+                    console.print(
+                        f"[red]{label}: killed at {result['rss_peak_mb']:,.0f} MB RSS after "
+                        f"{result['total']:.0f}s[/red] (last: {result['last_message']})"
+                    )
+                    continue
                 console.print(
                     f"{label}: {result['total']:.2f}s, {result['partial']:,} partial / "
                     f"{result['suspicious']:,} suspicious chains, peak RSS {result['rss_peak_mb']:,.0f} MB"
@@ -536,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"load average after the run: {os.getloadavg()[0]:.1f}")
     problems = check_counts(results)
     for problem in problems:
-        console.print(f"[red bold]COUNT MISMATCH:[/red bold] {problem}")
+        console.print(f"[red bold]FAILED:[/red bold] {problem}")
     return 1 if problems else 0
 
 
