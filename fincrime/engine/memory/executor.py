@@ -7,6 +7,7 @@ per-tuple Python. Measured against alternatives in ``bench/RESULTS.md``.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from fincrime.engine.memory.allocator import release_free_memory
 from fincrime.engine.memory.dictionary import ID, TermDictionary
 from fincrime.engine.memory.expressions import Compiler, Value, attr_column, ebv
 from fincrime.engine.memory.relations import Relation
@@ -61,6 +63,7 @@ class MemoryExecutor:
         self._base_for = base_for or (lambda _: None)
         self._fresh_from: int | None = None
         self._prev_fresh_from: int = 0
+        self._in_recursion = False  # inside the rounds after a stratum's first (delta) round
         self._round = 0
         self._type_id: int | None = None
 
@@ -96,6 +99,8 @@ class MemoryExecutor:
         self.add_triples(pl.DataFrame({"s": s, "p": p, "o": o}))
 
     def commit(self) -> dict[RelKey, int]:
+        gc.collect()  # cheap (few Python objects); frees any frame caught in a reference cycle
+        release_free_memory()
         self._round += 1
         return {k: r.commit(self._round) for k, r in self.relations.items()}
 
@@ -115,6 +120,7 @@ class MemoryExecutor:
             deltas = self.commit()
             self.stats.rounds += 1
             round_no = 1
+            self._in_recursion = True
             while stratum.recursive and any(deltas.get(k, 0) for k in self._stratum_keys(stratum)):
                 round_no += 1
                 new = sum(deltas.values())
@@ -128,6 +134,8 @@ class MemoryExecutor:
                             self._evaluate(rp, k)
                 deltas = self.commit()
                 self.stats.rounds += 1
+            self._in_recursion = False
+            self._prev_fresh_from = 0
             self.commit()
         return self.stats
 
@@ -205,7 +213,14 @@ class MemoryExecutor:
 
     def _step(self, step: Step, body: BodyPlan, frame: pl.DataFrame | None, base: str | None) -> pl.DataFrame:
         if step.op in ("scan", "join"):
-            right = self.atom_frame(body.atoms[step.atom], step.mode)
+            mode = step.mode
+            if mode == "full" and frame is not None and step.on and frame.height and self._prev_fresh_from:
+                # Keys all minted in the last round: their facts were all derived in that round,
+                # so the delta holds every match and the (much larger) full relation is not read.
+                lowest = frame.select(pl.min_horizontal([pl.col(v).min() for v in step.on])).item()
+                if lowest is not None and lowest >= self._prev_fresh_from and self._in_recursion:
+                    mode = "delta"
+            right = self.atom_frame(body.atoms[step.atom], mode)
             if frame is None:
                 return right
             if right.height == 0:
@@ -461,6 +476,10 @@ class _Scratch:
     def ready(self) -> pl.DataFrame:
         assert self._compiler is not None
         self.frame = self.executor._with_attrs(self.frame, self._compiler.used)
+        # The compiler's sink is our bound method: drop the link so this scratch (and its large
+        # frame) is freed by reference counting now, not at some later cyclic collection.
+        self._compiler.sink = None  # type: ignore[assignment]
+        self._compiler = None
         return self.frame
 
     def materialize(self, compiler: Compiler, value: Value) -> Value:

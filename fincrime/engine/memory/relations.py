@@ -71,7 +71,9 @@ class Relation:
             if fresh_from is not None:
                 fresh = pl.any_horizontal([pl.col(c) >= fresh_from for c in self.columns])
                 is_fresh = rows.select(fresh).to_series()
-                if is_fresh.any():
+                if is_fresh.all():
+                    pass  # every row holds a term minted this round: none can be stored already
+                elif is_fresh.any():
                     stale = rows.filter(~is_fresh).join(self.view("full"), on=list(self.columns), how="anti")
                     rows = pl.concat([rows.filter(is_fresh), stale])
                 else:
