@@ -115,8 +115,12 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def work_fincrime(spec: DatasetSpec, max_length: int, write: bool) -> dict[str, Any]:
-    """fincrime's in-memory engine on the project's chain rules, then the write phase."""
+def work_fincrime(spec: DatasetSpec, max_length: int, write_dir: Path | None) -> dict[str, Any]:
+    """fincrime's in-memory engine on the project's chain rules, then the write phase.
+
+    The figures are reported once reasoning is done, before writing, so a write phase that the
+    memory guard kills still leaves the reasoning figures (the last report wins).
+    """
     from fincrime.engine import materialize
     from fincrime.rules import load_program
 
@@ -138,14 +142,16 @@ def work_fincrime(spec: DatasetSpec, max_length: int, write: bool) -> dict[str, 
         "rss_reason_mb": _peak_rss_mb(),
     }
     out["total"] = sum(out["phases"].values())
-    if write:
+    out["rss_peak_mb"] = out["rss_reason_mb"]
+    if write_dir is not None:
+        _report(dict(out, write_started=True))
         _say("fincrime: writing the derived triples")
-        with tempfile.TemporaryDirectory(prefix="fincrime-bench-") as tmp:
-            target = Path(tmp) / "derived.nt"
-            out["write_triples"] = result.write_ntriples(target)
-            out["write_bytes"] = target.stat().st_size
+        target = write_dir / "derived.nt"
+        out["write_triples"] = result.write_ntriples(target)
+        out["write_bytes"] = target.stat().st_size
+        target.unlink()
         out["phases"]["write"] = result.timings["write"]
-    out["rss_peak_mb"] = _peak_rss_mb()
+        out["rss_peak_mb"] = _peak_rss_mb()
     return out
 
 
@@ -298,14 +304,18 @@ def work_python(spec: DatasetSpec, max_length: int) -> dict[str, Any]:
     return out
 
 
-def worker_main(engine: str, spec: DatasetSpec, max_length: int, write: bool) -> None:
+def _report(result: dict[str, Any]) -> None:
+    print(RESULT_TAG + json.dumps(result), flush=True)
+
+
+def worker_main(engine: str, spec: DatasetSpec, max_length: int, write_dir: Path | None) -> None:
     if engine == "fincrime":
-        result = work_fincrime(spec, max_length, write)
+        result = work_fincrime(spec, max_length, write_dir)
     elif engine == "nemo":
         result = work_nemo(spec, max_length)
     else:
         result = work_python(spec, max_length)
-    print(RESULT_TAG + json.dumps(result), flush=True)
+    _report(result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,8 +358,9 @@ def run_worker(
 ) -> dict[str, Any]:
     """Run one engine in a fresh interpreter; its stderr lines go to ``on_line``.
 
-    A worker whose RSS passes ``limit_mb`` is killed; the result then has ``exceeded`` set and
-    no counts.
+    A worker whose RSS passes ``limit_mb`` is killed: the result then has ``exceeded`` set and
+    no counts, unless reasoning had finished and only fincrime's write was cut short, in which
+    case it keeps the reasoning figures and has ``write_killed`` set.
     """
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", engine,
@@ -357,37 +368,45 @@ def run_worker(
         "--suspicious-ratio", repr(spec.suspicious_ratio), "--seed", str(spec.seed),
         "--end-date", spec.end_date, "--max-length", str(max_length),
     ]
-    if not write:
-        command.append("--no-write")
     env = dict(os.environ, RUST_BACKTRACE="0", PYTHONPATH=str(ROOT))
     tail: deque[str] = deque(maxlen=20)
     began = time.perf_counter()
-    # stdout goes to a file so a chatty engine can never fill a pipe nobody reads yet
-    with tempfile.TemporaryFile("w+") as stdout_file, subprocess.Popen(
-        command, stdout=stdout_file, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    ) as proc:
-        guard = MemoryGuard(proc, limit_mb)
-        guard.start()
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            tail.append(line.rstrip())
-            on_line(tail[-1])
-        code = proc.wait()
-        guard.done.set()
+    # the write phase's file lives in a directory made (and always removed) here, so a worker
+    # killed mid-write leaves nothing behind
+    with tempfile.TemporaryDirectory(prefix="fincrime-bench-") as write_dir, tempfile.TemporaryFile(
+        "w+"
+    ) as stdout_file:
+        if write:
+            command += ["--write-dir", write_dir]
+        # stdout goes to a file so a chatty engine can never fill a pipe nobody reads yet
+        with subprocess.Popen(
+            command, stdout=stdout_file, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+        ) as proc:
+            guard = MemoryGuard(proc, limit_mb)
+            guard.start()
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                tail.append(line.rstrip())
+                on_line(tail[-1])
+            code = proc.wait()
+            guard.done.set()
         stdout_file.seek(0)
         stdout = stdout_file.read()
     wall = time.perf_counter() - began
+    found = [json.loads(ln[len(RESULT_TAG):]) for ln in stdout.splitlines() if ln.startswith(RESULT_TAG)]
     if guard.tripped_at_mb:
+        if found and found[-1].get("write_started"):
+            return dict(found[-1], wall=wall, write_killed=True, rss_peak_mb=guard.tripped_at_mb,
+                        write_seconds_before_kill=wall - found[-1]["total"])
         return {
             "exceeded": True, "phases": {}, "total": wall, "wall": wall,
             "rss_reason_mb": guard.tripped_at_mb, "rss_peak_mb": guard.tripped_at_mb,
             "last_message": tail[-1] if tail else "",
         }
-    found = [ln for ln in stdout.splitlines() if ln.startswith(RESULT_TAG)]
     if code != 0 or not found:
         details = "\n".join([*tail, *stdout.splitlines()[-5:]])
         raise RuntimeError(f"{engine} worker failed (exit {code}):\n{details}")
-    result: dict[str, Any] = json.loads(found[-1][len(RESULT_TAG):])
+    result: dict[str, Any] = found[-1]
     result["wall"] = wall
     return result
 
@@ -449,11 +468,17 @@ def render(results: dict[str, dict[str, Any]], console: Any) -> None:
         ph = r["phases"]
         ratio = f"{r['total'] / nemo['total']:.2f}x" if nemo and not nemo.get("exceeded") else ""
         rss = f"{r['rss_reason_mb']:,.0f}"
-        if r["rss_peak_mb"] > r["rss_reason_mb"] + 1:
+        if r.get("write_killed"):
+            rss += f" (> {r['rss_peak_mb']:,.0f} in write: killed)"
+        elif r["rss_peak_mb"] > r["rss_reason_mb"] + 1:
             rss += f" ({r['rss_peak_mb']:,.0f} w/ write)"
+        write_cell = (
+            f"killed ~{r['write_seconds_before_kill']:.0f}s in" if r.get("write_killed")
+            else sec(ph.get("write"))
+        )
         table.add_row(
             labels[engine], sec(ph.get("rules")), sec(ph.get("read")), sec(ph.get("load")),
-            sec(ph.get("reason")), sec(r["total"]), ratio, sec(ph.get("write")), rss,
+            sec(ph.get("reason")), sec(r["total"]), ratio, write_cell, rss,
             f"{r['partial']:,}", f"{r['suspicious']:,}",
         )
     console.print(table)
@@ -478,6 +503,10 @@ def check_counts(results: dict[str, dict[str, Any]]) -> list[str]:
         f"{engine} was killed at {r['rss_peak_mb']:,.0f} MB RSS (--max-rss-gb), "
         f"{r['total']:.0f}s in, last said: {r['last_message']!r}"
         for engine, r in results.items() if r.get("exceeded")
+    ] + [
+        f"{engine}'s write phase was killed at {r['rss_peak_mb']:,.0f} MB RSS (--max-rss-gb); "
+        "its reasoning figures and counts stand"
+        for engine, r in results.items() if r.get("write_killed")
     ]
     results = {e: r for e, r in results.items() if not r.get("exceeded")}
     if not results:
@@ -547,6 +576,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-rss-gb", type=float, default=14.0,
                         help="kill an engine whose RSS passes this (14; the machine is shared)")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--write-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         args.transactions = _count(args.transactions, "--transactions")
@@ -565,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spec = DatasetSpec(args.transactions, args.parties, args.suspicious_ratio, args.seed, args.end_date)
     if args.worker:
-        worker_main(args.worker, spec, args.max_length, not args.no_write)
+        worker_main(args.worker, spec, args.max_length, args.write_dir)
         return 0
 
     from rich.console import Console
@@ -591,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
                         lambda line, label=label, status=status: status.update(f"{label}: {line[:100]}"),
                     )
                 runs[engine].append(result)
+                if result.get("write_killed"):
+                    console.print(f"[red]{label}: write phase killed at {result['rss_peak_mb']:,.0f} MB RSS[/red]")
                 if result.get("exceeded"):
                     console.print(
                         f"[red]{label}: killed at {result['rss_peak_mb']:,.0f} MB RSS after "
