@@ -490,9 +490,12 @@ def render(results: dict[str, dict[str, Any]], console: Any) -> None:
             f"{fin['write_bytes'] / 1e6:,.0f} MB of N-Triples in {fin['phases']['write']:.2f}s"
         )
     if fin and nemo:
+        # without reading N-Triples: fincrime's dictionary load counts as reasoning, as Nemo's
+        # own table building does
+        fin_reason = fin["phases"]["load"] + fin["phases"]["reason"]
         console.print(
             f"ratio fincrime/Nemo: total {fin['total'] / nemo['total']:.2f}  "
-            f"(reasoning only {fin['phases']['reason'] / nemo['phases']['reason']:.2f})  "
+            f"(without reading the data {fin_reason / nemo['phases']['reason']:.2f})  "
             "goal < 1, aiming at 0.5"
         )
 
