@@ -301,6 +301,9 @@ class Step:
     var: str = ""
     negation: NegationPlan | None = None
     aggregate: AggregatePlan | None = None
+    # atoms (position, mode) to semi-join the atom's facts with before the join: a smaller atom
+    # not joined yet that shares the atom's new variables drops facts that could never match it
+    reducers: tuple[tuple[int, str], ...] = ()
 
 
 SizeFn = Callable[[RelKey, str], int]
@@ -386,10 +389,48 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
         steps.append(Step("agg", aggregate=agg))
         bound |= agg.outputs
         started = True
+    def payload(k: int) -> bool:
+        """An atom whose new variables only the head reads: joining it late, after the filters
+        and on fewer rows, carries its columns through less work."""
+        new_vars = body.atoms[k].variables() - bound
+        if not new_vars:
+            return False
+        for j in atoms_left:
+            if j != k and body.atoms[j].variables() & new_vars:
+                return False
+        used_elsewhere = set()
+        for f in filters_left:
+            used_elsewhere |= expr_vars(f.expr)
+        for b in binds_left:
+            used_elsewhere |= expr_vars(b.expr)
+        for n in negs_left:
+            used_elsewhere |= negation_outer_vars(n)
+        for a in aggs_left:
+            used_elsewhere |= set(a.group)
+        return not (new_vars & used_elsewhere)
+
+    def reducers_for(k: int) -> tuple[tuple[int, str], ...]:
+        new_vars = body.atoms[k].variables() - bound
+        if not new_vars:
+            return ()
+        own = size(atom_key(body.atoms[k]), atom_mode(k, delta_at))
+        candidates = [
+            j for j in atoms_left
+            if body.atoms[j].variables() & new_vars
+            and size(atom_key(body.atoms[j]), atom_mode(j, delta_at)) * 2 < own
+        ]
+        if not candidates:
+            return ()
+        j = min(candidates, key=lambda j: size(atom_key(body.atoms[j]), atom_mode(j, delta_at)))
+        return ((j, atom_mode(j, delta_at)),)
+
     flush()
     while atoms_left or aggs_left:
         # a one-row relation (a rule parameter) costs nothing to cross with: take it early
         connected = [k for k in atoms_left if body.atoms[k].variables() & bound or est(k) <= 1]
+        essential = [k for k in connected if not payload(k)]
+        if essential:
+            connected = essential
         agg_connected = [a for a in aggs_left if set(a.group) & bound]
         if agg_connected and not connected:
             agg = agg_connected[0]
@@ -401,7 +442,10 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
             k = min(pool, key=est)
             atoms_left.remove(k)
             on = tuple(sorted(body.atoms[k].variables() & bound))
-            steps.append(Step("join" if started else "scan", atom=k, mode=atom_mode(k, delta_at), on=on))
+            steps.append(
+                Step("join" if started else "scan", atom=k, mode=atom_mode(k, delta_at), on=on,
+                     reducers=reducers_for(k))
+            )
             bound |= body.atoms[k].variables()
             started = True
         else:

@@ -128,9 +128,9 @@ class TermDictionary:
                 old = self._attr_cache.get(attr)
                 if old is not None and old.len() != have:  # never happens: all grow together
                     raise AssertionError("attribute caches out of step")
-                merged = fresh[attr] if old is None else pl.concat([old, fresh[attr]], rechunk=False)
-                if merged.n_chunks() > 32:  # gathers stay fast; appends stay cheap
-                    merged = merged.rechunk()
+                # one chunk: a gather from a chunked column looks up the chunk of every index,
+                # which made random gathers several times slower than this copy
+                merged = fresh[attr] if old is None else pl.concat([old, fresh[attr]], rechunk=True)
                 self._attr_cache[attr] = merged
             cached = self._attr_cache[name]
         assert cached is not None

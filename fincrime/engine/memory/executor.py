@@ -221,6 +221,11 @@ class MemoryExecutor:
                 if lowest is not None and lowest >= self._prev_fresh_from and self._in_recursion:
                     mode = "delta"
             right = self.atom_frame(body.atoms[step.atom], mode)
+            for j, j_mode in step.reducers:
+                shared = sorted(body.atoms[j].variables() & set(right.columns))
+                if shared and right.height:
+                    keys = self.atom_frame(body.atoms[j], j_mode).select(shared).unique()
+                    right = right.join(keys, on=shared, how="semi")
             if frame is None:
                 return right
             if right.height == 0:

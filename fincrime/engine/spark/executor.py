@@ -51,8 +51,9 @@ def col(name: str) -> Column:
 
 
 class SparkExecutor:
-    def __init__(self, spark: SparkSession, checkpoint: Checkpoint) -> None:
+    def __init__(self, spark: SparkSession, checkpoint: Checkpoint, broadcast_rows: int = 100_000) -> None:
         self.spark = spark
+        self.broadcast_rows = broadcast_rows
         self.checkpoint = checkpoint
         self.relations: dict[RelKey, Relation] = {}
         self.rounds = 0
@@ -102,7 +103,7 @@ class SparkExecutor:
         for number, stratum in enumerate(plan.strata, 1):
             started = time.perf_counter()
             for rp in stratum.rules:
-                self._evaluate(rp, None)
+                self._evaluate(rp, [None])
             deltas = self.commit()
             self.rounds += 1
             round_no = 1
@@ -111,9 +112,9 @@ class SparkExecutor:
                 started = time.perf_counter()
                 round_no += 1
                 for rp in stratum.rules:
-                    for k in rp.recursive_atoms:
-                        if self._size(atom_key(rp.body.atoms[k]), "delta"):
-                            self._evaluate(rp, k)
+                    ks = [k for k in rp.recursive_atoms if self._size(atom_key(rp.body.atoms[k]), "delta")]
+                    if ks:
+                        self._evaluate(rp, ks)
                 deltas = self.commit()
                 self.rounds += 1
                 say(_round_line(number, len(plan.strata), round_no, deltas, time.perf_counter() - started))
@@ -137,12 +138,18 @@ class SparkExecutor:
         return sum(self.relations[k].size(mode) for k in self._matching_keys(key) if k in self.relations)
 
     # --- rule evaluation --------------------------------------------------------------------
-    def _evaluate(self, rp: RulePlan, delta_at: int | None) -> None:
-        frame = self.evaluate_body(rp.body, delta_at, rp.rule.base)
-        if frame is None:
-            return
+    def _evaluate(self, rp: RulePlan, variants: list[int | None]) -> None:
+        """Evaluate the semi-naive variants of a rule (delta at each given atom) as one frame:
+        one Spark job then runs them all, instead of one job (and one plan) each."""
         needed = sorted(head_vars(rp.rule))
-        frame = frame.select(*[col(v) for v in needed]) if needed else frame.select(F.lit(0).alias("_"))
+        frames = []
+        for delta_at in variants:
+            frame = self.evaluate_body(rp.body, delta_at, rp.rule.base)
+            if frame is not None:
+                frames.append(frame.select(*[col(v) for v in needed]) if needed else frame.select(F.lit(0).alias("_")))
+        if not frames:
+            return
+        frame = union_all(frames)
         if len(rp.head) > 1:  # one evaluation of the body feeds every head atom
             frame = self.checkpoint(frame)
         for head in rp.head:
@@ -164,8 +171,13 @@ class SparkExecutor:
 
     def _step(self, step: Step, body: BodyPlan, frame: DataFrame | None, base: str | None) -> DataFrame | None:
         if step.op in ("scan", "join"):
-            right = self.atom_frame(body.atoms[step.atom], step.mode)
-            return right if frame is None else _join(frame, right)
+            atom = body.atoms[step.atom]
+            right = self.atom_frame(atom, step.mode)
+            if frame is None:
+                return right
+            if self._size(atom_key(atom), step.mode) <= self.broadcast_rows:
+                right = F.broadcast(right)  # known to be small: no shuffle of the other side
+            return _join(frame, right)
         if step.op == "agg":
             assert step.aggregate is not None
             agg = self._aggregate(step.aggregate, base)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -96,13 +97,12 @@ class Compiler:
         self.sink = sink
 
     def var(self, name: str) -> Value:
-        attrs = {a: self._var(name, a) for a in V.ATTRS}
-        return Value(**attrs, err=false(), term=F.col(f"`{name}`"), number=False)
+        return _VarValue(name, self._var)
 
     def const(self, term: str) -> Value:
-        t = F.lit(term)
-        attrs = {a: V.attribute(t, a) for a in V.ATTRS}
-        return Value(**attrs, err=false(), term=t, number=False)
+        attrs = _const_attributes(term)
+        return Value(**{a: F.lit(attrs[a]).cast(V.TYPES[a]) for a in V.ATTRS}, err=false(), term=F.lit(term),
+                     number=False)
 
     def compile(self, expr: Expr) -> Value:
         if isinstance(expr, EVar):
@@ -142,6 +142,35 @@ class Compiler:
         pick = {f: F.when(cond, getattr(a, f)).otherwise(getattr(b, f)) for f in (*V.ATTRS, "err", "term")}
         pick["err"] = cerr | pick["err"]
         return Value(**pick, number=a.number or b.number)
+
+
+class _VarValue(Value):
+    """A variable's value: attribute columns are built (and added to the frame) only when read."""
+
+    def __init__(self, name: str, column: Callable[[str, str], Column]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_column", column)
+        object.__setattr__(self, "number", False)
+
+    def __getattr__(self, attr: str) -> Column:
+        if attr == "err":
+            return false()
+        if attr == "term":
+            return F.col(f"`{self._name}`")  # type: ignore[attr-defined]
+        if attr in V.ATTRS:
+            return self._column(self._name, attr)  # type: ignore[attr-defined]
+        raise AttributeError(attr)
+
+
+@lru_cache(maxsize=4096)
+def _const_attributes(term: str) -> dict[str, object]:
+    """A rule constant's attributes, computed once in Python by the in-memory engine's code."""
+    import polars as pl
+
+    from fincrime.engine.memory.values import term_attributes
+
+    series = term_attributes(pl.Series([term]), V.ATTRS)
+    return {a: series[a][0] for a in V.ATTRS}
 
 
 VALUE_FIELDS = tuple(f.name for f in fields(Value) if f.name != "number")
