@@ -28,6 +28,8 @@ class TermDictionary:
         self._index = HashIndex()
         self._memo: dict[str, int] = {}  # single terms looked up again and again (rule constants)
         self._attr_cache: dict[str, pl.Series] = {}
+        self._attr_pending: dict[str, list[pl.Series]] = {}
+        self._attr_done = 0  # terms whose attributes are derived
 
     def __len__(self) -> int:
         return self._size
@@ -119,20 +121,22 @@ class TermDictionary:
     def attribute(self, name: str) -> pl.Series:
         """The typed attribute ``name`` (see :data:`ATTRS`) of every term, by id.
 
-        All attributes of a new range of terms are derived together, once."""
-        cached = self._attr_cache.get(name)
-        have = 0 if cached is None else cached.len()
-        if have < self._size:
-            fresh = term_attributes(self.keys().slice(have), ATTRS)
+        The attributes of a new range of terms are derived together, once, into per-attribute
+        pending chunks; an attribute's column is re-flattened only when that attribute is read,
+        so reading dates never copies the (large) lexical forms."""
+        if self._attr_done < self._size:
+            fresh = term_attributes(self.keys().slice(self._attr_done), ATTRS)
             for attr in ATTRS:
-                old = self._attr_cache.get(attr)
-                if old is not None and old.len() != have:  # never happens: all grow together
-                    raise AssertionError("attribute caches out of step")
-                # one chunk: a gather from a chunked column looks up the chunk of every index,
-                # which made random gathers several times slower than this copy
-                merged = fresh[attr] if old is None else pl.concat([old, fresh[attr]], rechunk=True)
-                self._attr_cache[attr] = merged
-            cached = self._attr_cache[name]
+                self._attr_pending.setdefault(attr, []).append(fresh[attr])
+            self._attr_done = self._size
+        pending = self._attr_pending.pop(name, None)
+        cached = self._attr_cache.get(name)
+        if pending:
+            # one chunk: a gather from a chunked column looks up the chunk of every index,
+            # which made random gathers several times slower than this copy
+            parts = ([cached] if cached is not None else []) + pending
+            cached = pl.concat(parts, rechunk=True)
+            self._attr_cache[name] = cached
         assert cached is not None
         return cached
 

@@ -21,7 +21,7 @@ from fincrime.engine.memory.expressions import Compiler, Value, attr_column, ebv
 from fincrime.engine.memory.relations import Relation
 from fincrime.engine.memory.values import KIND_BLANK, KIND_IRI, KIND_LITERAL
 from fincrime.rdf.terms import XSD_STRING, canonical_decimal, canonical_double
-from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var
+from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var, expr_vars
 from fincrime.rules.plan import (
     TYPE_IRI,
     AggregatePlan,
@@ -235,7 +235,7 @@ class MemoryExecutor:
         if step.op == "filter":
             assert frame is not None and step.expr is not None
             scratch = _Scratch(self, frame)
-            val, err = ebv(scratch.compiler(base).compile(step.expr))
+            val, err = ebv(scratch.compiler(base, expr_vars(step.expr)).compile(step.expr))
             frame = scratch.ready()
             return frame.filter(val & ~err).select(self._var_cols(frame))
         if step.op == "bind":
@@ -365,7 +365,7 @@ class MemoryExecutor:
         if isinstance(expr, EVar):
             return frame[expr.name]
         scratch = _Scratch(self, frame)
-        parts = value_columns(scratch.compiler(base).compile(expr))
+        parts = value_columns(scratch.compiler(base, expr_vars(expr)).compile(expr))
         return self._encode_parts(scratch.ready().select(parts))
 
     def _encode_parts(self, parts: pl.DataFrame) -> pl.Series:
@@ -415,7 +415,7 @@ class MemoryExecutor:
             col = f"__arg{i}"
             if b.args:
                 scratch = _Scratch(self, rows)
-                value = scratch.compiler(base).compile(b.args[0])
+                value = scratch.compiler(base, expr_vars(b.args[0])).compile(b.args[0])
                 parts = [*value_columns(value), value.time.alias("time")]
                 computed = scratch.ready().select(parts)
                 ids = computed["id"] if isinstance(b.args[0], EVar) else self._encode_parts(computed.drop("time"))
@@ -474,8 +474,13 @@ class _Scratch:
         self._compiler: Compiler | None = None
         self._n = 0
 
-    def compiler(self, base: str | None) -> Compiler:
+    def compiler(self, base: str | None, variables: set[str] | None = None) -> Compiler:
         self._compiler = Compiler(base, self.executor._const_id, sink=self.materialize)
+        for v in sorted(variables or ()):
+            if v in self.frame.columns and self.frame.height:
+                classes = self.executor.terms.attribute("tclass").gather(self.frame[v]).unique()
+                if classes.len() == 1:
+                    self._compiler.hints[v] = int(classes[0])
         return self._compiler
 
     def ready(self) -> pl.DataFrame:

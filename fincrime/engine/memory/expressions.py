@@ -22,6 +22,10 @@ from fincrime.engine.memory.values import (
     KIND_IRI,
     KIND_LITERAL,
     NUMERIC_DATATYPES,
+    TCLASS_BLANK,
+    TCLASS_DATATYPES,
+    TCLASS_IRI,
+    TCLASS_OTHER,
     ntype_expr,
     term_attributes,
     time_expr,
@@ -38,6 +42,10 @@ from fincrime.rdf.terms import (
     XSD_STRING,
 )
 from fincrime.rules.ast import ECall, EConst, EVar, Expr
+
+
+#: The typed fields of a value (the dictionary also keeps ``tclass``, used only for hints).
+VALUE_ATTRS = ("kind", "lex", "dt", "lang", "num", "ntype", "time", "boolv")
 
 
 def attr_column(var: str, attr: str) -> str:
@@ -118,11 +126,16 @@ class Compiler:
         # the whole sub-expression inside polars.
         self.sink = sink or (lambda _c, v: v)
         self.used: set[tuple[str, str]] = set()
+        self.hints: dict[str, int] = {}  # variable -> its single type class in this frame
         self._const_cache: dict[str, dict[str, object]] = {}
 
     # --- leaves ---------------------------------------------------------------------------
     def var(self, name: str) -> Value:
+        fixed = constant_fields(self.hints.get(name))
+
         def col(attr: str) -> pl.Expr:
+            if attr in fixed:
+                return fixed[attr]
             self.used.add((name, attr))
             return pl.col(attr_column(name, attr))
 
@@ -131,12 +144,12 @@ class Compiler:
     def const(self, term: str) -> Value:
         attrs = self._const_cache.get(term)
         if attrs is None:
-            series = term_attributes(pl.Series([term]), ATTRS)
-            attrs = {a: series[a][0] for a in ATTRS}
+            series = term_attributes(pl.Series([term]), VALUE_ATTRS)
+            attrs = {a: series[a][0] for a in VALUE_ATTRS}
             self._const_cache[term] = attrs
         known = self.resolve_const(term)
         return Value(
-            *(pl.lit(attrs[a], DTYPES[a]) for a in ATTRS),
+            *(pl.lit(attrs[a], DTYPES[a]) for a in VALUE_ATTRS),
             err=pl.lit(False),
             id=pl.lit(known, pl.UInt32),
         )
@@ -179,9 +192,32 @@ class Compiler:
             raise InputError("IF takes 3 arguments")
         cond, cerr = ebv(self.compile(exprs[0]))
         a, b = self.compile(exprs[1]), self.compile(exprs[2])
-        pick = {f: pl.when(cond).then(getattr(a, f)).otherwise(getattr(b, f)) for f in (*ATTRS, "err", "id")}
+        pick = {f: pl.when(cond).then(getattr(a, f)).otherwise(getattr(b, f)) for f in (*VALUE_ATTRS, "err", "id")}
         pick["err"] = cerr | pick["err"]
         return Value(**pick)
+
+
+def constant_fields(tclass: int | None) -> dict[str, pl.Expr]:
+    """The value fields a type class fixes (so they are literals, not gathered columns)."""
+    if tclass is None or tclass == TCLASS_OTHER:
+        return {}
+    none = {a: pl.lit(None, DTYPES[a]) for a in ("num", "time", "boolv", "lang", "dt")}
+    if tclass == TCLASS_IRI:
+        return {**none, "kind": pl.lit(KIND_IRI, pl.Int8), "ntype": pl.lit(0, pl.Int8)}
+    if tclass == TCLASS_BLANK:
+        return {**none, "kind": pl.lit(KIND_BLANK, pl.Int8), "ntype": pl.lit(0, pl.Int8)}
+    fields = {**none, "kind": pl.lit(KIND_LITERAL, pl.Int8), "dt": pl.lit(TCLASS_DATATYPES[tclass])}
+    rank = {5: 1, 6: 2, 7: 3, 8: 4}.get(tclass, 0)
+    fields["ntype"] = pl.lit(rank, pl.Int8)
+    if rank:
+        del fields["num"]
+    if tclass in (9, 10):
+        del fields["time"]
+    if tclass == 4:
+        del fields["boolv"]
+    if tclass == 3:
+        del fields["lang"]
+    return fields
 
 
 class _LazyVarValue(Value):
@@ -196,12 +232,12 @@ class _LazyVarValue(Value):
             return pl.lit(False)
         if attr == "id":
             return pl.col(self._name)  # type: ignore[attr-defined]
-        if attr in ATTRS:
+        if attr in VALUE_ATTRS:
             return self._col(attr)  # type: ignore[attr-defined]
         raise AttributeError(attr)
 
     def with_err(self, err: pl.Expr) -> Value:
-        return Value(*(getattr(self, a) for a in ATTRS), err=err, id=self.id)
+        return Value(*(getattr(self, a) for a in VALUE_ATTRS), err=err, id=self.id)
 
 
 # --- value helpers -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from fincrime.rdf.terms import (
     unescape_string,
 )
 
-ATTRS = ("kind", "lex", "dt", "lang", "num", "ntype", "time", "boolv")
+ATTRS = ("kind", "lex", "dt", "lang", "num", "ntype", "time", "boolv", "tclass")
 DTYPES: dict[str, pl.DataType] = {
     "kind": pl.Int8(),
     "lex": pl.String(),
@@ -34,8 +34,16 @@ DTYPES: dict[str, pl.DataType] = {
     "ntype": pl.Int8(),
     "time": pl.Int64(),
     "boolv": pl.Boolean(),
+    "tclass": pl.UInt8(),
 }
 KIND_IRI, KIND_BLANK, KIND_LITERAL = 0, 1, 2
+# Type classes: when every value of a variable in a frame has one class, the fields the class
+# fixes are constants and need not be read (see expressions.constant_fields).
+TCLASS_DATATYPES = {
+    2: XSD_STRING, 3: RDF_LANGSTRING, 4: XSD_BOOLEAN, 5: "http://www.w3.org/2001/XMLSchema#integer",
+    6: XSD_DECIMAL, 7: XSD_FLOAT, 8: XSD_DOUBLE, 9: XSD_DATETIME, 10: XSD_DATE,
+}
+TCLASS_IRI, TCLASS_BLANK, TCLASS_OTHER = 0, 1, 11
 NUMERIC_DATATYPES = {1: "http://www.w3.org/2001/XMLSchema#integer", 2: XSD_DECIMAL, 3: XSD_FLOAT, 4: XSD_DOUBLE}
 
 _LITERAL_RE = r'^"(.*)"(@[^"]*|\^\^<[^>]*>)?$'
@@ -95,6 +103,14 @@ def term_attributes(keys: pl.Series, names: list[str] | tuple[str, ...] = ATTRS)
         out = out.join(lit, on="row", how="left", maintain_order="left").with_columns(
             pl.coalesce("lex", "lex_lit").alias("lex")
         )
+    if "tclass" in wanted:
+        dt_col = pl.col("dt") if "dt" in out.columns else pl.lit(None, pl.String)
+        tclass = pl.when(pl.col("kind") == KIND_IRI).then(pl.lit(TCLASS_IRI, pl.UInt8)).when(
+            pl.col("kind") == KIND_BLANK
+        ).then(pl.lit(TCLASS_BLANK, pl.UInt8))
+        for cls, dt in TCLASS_DATATYPES.items():
+            tclass = tclass.when(dt_col == dt).then(pl.lit(cls, pl.UInt8))
+        out = out.with_columns(tclass.otherwise(pl.lit(TCLASS_OTHER, pl.UInt8)).alias("tclass"))
     result: dict[str, pl.Series] = {}
     for n in names:
         if n in out.columns:
