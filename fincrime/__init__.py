@@ -15,6 +15,6 @@ Layout (parse -> plan -> execute; spec -> runner -> outputs):
 __version__ = "0.1.0"
 
 # Before anything imports polars: its allocator reads this setting once, when it loads.
-from fincrime.engine.memory.allocator import configure_jemalloc as _configure_jemalloc  # noqa: E402
+from fincrime.engine.memory.allocator import configure_jemalloc as _configure_jemalloc
 
 _configure_jemalloc()

@@ -16,7 +16,6 @@ import polars as pl
 import polars_hash  # noqa: F401  (registers the nchash/chash expression namespaces)
 
 from fincrime.engine.memory.values import (
-    ATTRS,
     DTYPES,
     KIND_BLANK,
     KIND_IRI,
@@ -42,7 +41,6 @@ from fincrime.rdf.terms import (
     XSD_STRING,
 )
 from fincrime.rules.ast import ECall, EConst, EVar, Expr
-
 
 #: The typed fields of a value (the dictionary also keeps ``tclass``, used only for hints).
 VALUE_ATTRS = ("kind", "lex", "dt", "lang", "num", "ntype", "time", "boolv")
