@@ -313,9 +313,13 @@ def _build(job_dir: Path, manifest: dict[str, Any], data: pl.DataFrame, derived:
         .unique()
         .sort(["cls", "s"])
     )
+    # A typology finding flags an input entity (a party or a transaction); classes of nodes the
+    # rules mint themselves (paths, windows) are intermediate results, not findings.
+    entities = set(parties) | set(transactions["tx"].to_list())
     findings: dict[str, list[str]] = {}
     for s, cls in findings_df.iter_rows():
-        findings.setdefault(cls, []).append(s)
+        if s in entities:
+            findings.setdefault(cls, []).append(s)
 
     return JobData(
         job_dir=job_dir,
