@@ -99,10 +99,20 @@ class Result(TripleResult):
                 out += list(zip(*(c.to_list() for c in cols), strict=True))
         return out
 
+    def frames(self, derived_only: bool = True, batch: int = 1_000_000) -> Iterator[pl.DataFrame]:
+        """Decoded ``s, p, o`` frames of at most ``batch`` triples: memory stays bounded by
+        the batch, not by the number of derived triples."""
+        for key, frame in self._frames(derived_only):
+            if key.kind == "t":
+                continue
+            for start in range(0, frame.height, batch):
+                yield self._decode(key, frame.slice(start, batch))
+
     def write_ntriples(self, path: str | os.PathLike[str], derived_only: bool = True) -> int:
-        """Write the (derived) triples as N-Triples, atomically; the time goes to ``timings['write']``."""
+        """Write the (derived) triples as N-Triples, atomically and streaming; the time goes to
+        ``timings['write']``."""
         started = time.perf_counter()
-        count = write_ntriples(Path(path), self.triples_frame(derived_only))
+        count = write_ntriples(Path(path), self.frames(derived_only))
         self.timings["write"] = time.perf_counter() - started
         return count
 

@@ -16,6 +16,7 @@ spelling of :mod:`fincrime.rdf.terms`.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -261,32 +262,36 @@ def parse_line(text: str, source: str = "<string>", line: int = 1) -> tuple[str,
 # --- writing -----------------------------------------------------------------------------------
 
 
-def write_ntriples(path: str | os.PathLike[str], triples: pl.DataFrame) -> int:
-    """Write a ``s, p, o`` frame of canonical terms as N-Triples (gzip if ``.gz``), atomically.
+def write_ntriples(path: str | os.PathLike[str], triples: pl.DataFrame | Iterable[pl.DataFrame]) -> int:
+    """Write ``s, p, o`` frames of canonical terms as N-Triples (gzip if ``.gz``), atomically.
 
-    Returns the number of triples written. The file appears under its name only when complete.
+    ``triples`` is one frame or an iterable of frames (written as they come, so a caller can
+    stream). Returns the number of triples written; the file appears under its name only when
+    complete.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.part")
-    lines = triples.select(
-        pl.concat_str([pl.col("s"), pl.col("p"), pl.col("o")], separator=" ") + " ."
-    ).to_series()
+    frames = [triples] if isinstance(triples, pl.DataFrame) else triples
+    count = 0
     try:
-        if target.suffix == ".gz":
-            with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=3) as fh:
-                _write_lines(fh, lines)
-        else:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                _write_lines(fh, lines)
+        opener = gzip.open(tmp, "wb", compresslevel=3) if target.suffix == ".gz" else open(tmp, "wb")
+        with opener as fh:
+            for frame in frames:
+                count += frame.height
+                _write_frame(fh, frame)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-    return triples.height
+    return count
 
 
-def _write_lines(fh, lines: pl.Series, chunk: int = 500_000) -> None:  # type: ignore[no-untyped-def]
-    for start in range(0, lines.len(), chunk):
-        part = lines.slice(start, chunk)
-        fh.write("\n".join(part.to_list()))
-        fh.write("\n")
+def _write_frame(fh, frame: pl.DataFrame, chunk: int = 500_000) -> None:  # type: ignore[no-untyped-def]
+    for start in range(0, frame.height, chunk):
+        part = frame.slice(start, chunk).select(
+            pl.concat_str([pl.col("s"), pl.col("p"), pl.col("o")], separator=" ") + " ."
+        )
+        buffer = io.BytesIO()
+        # polars writes the lines straight to bytes (no per-line Python strings)
+        part.write_csv(buffer, include_header=False, quote_style="never")
+        fh.write(buffer.getvalue())
