@@ -31,7 +31,6 @@ from fincrime.rdf.terms import (
 from fincrime.rules.ast import ECall, EConst, EVar, Expr
 
 
-
 def false() -> Column:
     return F.lit(False)
 

@@ -9,6 +9,7 @@ driver, so errors name the file and line exactly as the in-memory reader does.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -124,10 +125,8 @@ def _table_facts(path: str) -> tuple[str, bool]:
     whole = False
     info = Path(path).parent / "generation.json"
     if info.is_file():
-        try:
+        with contextlib.suppress(OSError, ValueError):
             whole = json.loads(info.read_text()).get("config", {}).get("profile") == "original"
-        except (OSError, ValueError):
-            pass
     return namespace, whole
 
 
@@ -212,16 +211,19 @@ def write_parts(triples: DataFrame, directory: str, fmt: str = "nt") -> str:
     return directory
 
 
+def _open_out(path: Path, gz: bool):  # type: ignore[no-untyped-def]
+    return gzip.open(path, "wb", compresslevel=3) if gz else open(path, "wb")
+
+
 def write_single(triples: DataFrame, path: str, local_master: bool) -> int:
     """One N-Triples file (gzip if ``.gz``), atomically; parts are concatenated when Spark can
     write them to this machine's disk, otherwise rows are streamed to the driver."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.part-{uuid.uuid4().hex[:8]}")
-    opener = (lambda p: gzip.open(p, "wb", compresslevel=3)) if target.suffix == ".gz" else (lambda p: open(p, "wb"))
     count = 0
     try:
-        with opener(tmp) as out:
+        with _open_out(tmp, target.suffix == ".gz") as out:
             if local_master:
                 parts = tmp.with_name(tmp.name + "-dir")
                 try:

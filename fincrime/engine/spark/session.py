@@ -121,6 +121,25 @@ def _log_config(debug: bool) -> Path:
     return path
 
 
+@contextmanager
+def _quiet_stderr(quiet: bool) -> Iterator[None]:
+    """Start the JVM with stderr on /dev/null: its launcher prints banners that no log setting
+    reaches. Our own stderr is restored at once; Spark's failures still come back as exceptions."""
+    if not quiet:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _check_java() -> None:
     home = os.environ.get("JAVA_HOME")
     if home and (Path(home) / "bin" / "java").exists():
@@ -173,7 +192,7 @@ def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
             builder = builder.config("spark.driver.memory", options.memory)
     if options.cores and not options.is_local:
         builder = builder.config("spark.executor.cores", str(options.cores))
-    with spark_errors("starting Spark"):
+    with spark_errors("starting Spark"), _quiet_stderr(not debug):
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN" if debug else "OFF")
     _runtime_conf(session, options)

@@ -5,6 +5,8 @@ canonical N-Triples strings themselves (no dictionary), so equal terms are equal
 
 from __future__ import annotations
 
+import warnings
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
@@ -23,6 +25,9 @@ from fincrime.rdf.terms import (
     canonical_decimal,
     canonical_double,
 )
+
+# pyspark warns about the pandas version when a pandas UDF is declared; the one here works
+warnings.filterwarnings("ignore", message=".*does not yet fully support pandas.*", category=FutureWarning)
 
 ATTRS = ("kind", "lex", "dt", "lang", "num", "ntype", "time", "boolv")
 TYPES = {
