@@ -606,7 +606,13 @@ def main(argv: list[str] | None = None) -> int:
     # rich assumes 80 columns when not on a terminal: too narrow for the table in a log
     console = Console(width=None if sys.stdout.isatty() else 150)
     console.print(f"machine: {machine_facts()}")
-    spec.config(overwrite=True).resolve()  # bad settings fail here, naming the option
+    from fincrime.errors import InputError
+
+    try:
+        spec.config(overwrite=True).resolve()  # bad settings fail here, naming the option
+    except InputError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
     generated, _ = ensure_dataset(spec, console)
     engines = ["fincrime"]
     if not args.skip_nemo:
