@@ -294,8 +294,7 @@ def write_ntriples(path: str | os.PathLike[str], triples: pl.DataFrame | Iterabl
     frames = [triples] if isinstance(triples, pl.DataFrame) else triples
     count = 0
     try:
-        opener = gzip.open(tmp, "wb", compresslevel=3) if target.suffix == ".gz" else open(tmp, "wb")
-        with opener as fh:
+        with _open_binary(tmp, compress=target.suffix == ".gz") as fh:
             for frame in frames:
                 count += frame.height
                 _write_frame(fh, frame)
@@ -303,6 +302,10 @@ def write_ntriples(path: str | os.PathLike[str], triples: pl.DataFrame | Iterabl
     finally:
         tmp.unlink(missing_ok=True)
     return count
+
+
+def _open_binary(path: Path, compress: bool):  # type: ignore[no-untyped-def]
+    return gzip.open(path, "wb", compresslevel=3) if compress else open(path, "wb")  # noqa: SIM115
 
 
 def _write_frame(fh, frame: pl.DataFrame, chunk: int = 500_000) -> None:  # type: ignore[no-untyped-def]
