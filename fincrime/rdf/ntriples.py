@@ -305,7 +305,7 @@ def write_ntriples(path: str | os.PathLike[str], triples: pl.DataFrame | Iterabl
 
 
 def _open_binary(path: Path, compress: bool):  # type: ignore[no-untyped-def]
-    return gzip.open(path, "wb", compresslevel=3) if compress else open(path, "wb")  # noqa: SIM115
+    return gzip.open(path, "wb", compresslevel=3) if compress else open(path, "wb")
 
 
 def _write_frame(fh, frame: pl.DataFrame, chunk: int = 500_000) -> None:  # type: ignore[no-untyped-def]
