@@ -25,7 +25,7 @@ from fincrime.engine.spark.expressions import (
     literal_value,
     value_term,
 )
-from fincrime.engine.spark.relations import Checkpoint, Relation, union_all
+from fincrime.engine.spark.relations import Checkpoint, Relation, commit_all, union_all
 from fincrime.rdf.terms import XSD_STRING
 from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var
 from fincrime.rules.plan import (
@@ -90,7 +90,7 @@ class SparkExecutor:
         return {k: r.input_rows for k, r in self.relations.items()}
 
     def commit(self) -> dict[RelKey, int]:
-        return {k: r.commit(self.checkpoint) for k, r in list(self.relations.items())}
+        return commit_all(list(self.relations.values()), self.checkpoint)
 
     # --- program --------------------------------------------------------------------------
     def run(self, plan: ProgramPlan, say: ProgressFn) -> None:
@@ -302,10 +302,11 @@ class SparkExecutor:
                 scratch = _Scratch(rows)
                 value = scratch.compiler(base).compile(b.args[0])
                 term = value.term if isinstance(b.args[0], EVar) else value_term(value)
-                rows = scratch.frame.withColumns({
+                parts = {
                     c: term, f"{c}k": value.kind, f"{c}n": value.num, f"{c}t": value.ntype,
                     f"{c}l": value.lex, f"{c}m": value.time, f"{c}e": value.err,
-                })
+                }  # reading the value's fields first adds the attribute columns they need
+                rows = scratch.frame.withColumns(parts)
             exprs += _agg_exprs(b, c, i)
         grouped = rows.groupBy(*[col(g) for g in agg.group]).agg(*exprs) if agg.group else rows.agg(*exprs)
         outputs: list[Column] = [col(g) for g in agg.group]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from fincrime.engine.memory.relations import columns_of
 from fincrime.rules.plan import RelKey
@@ -60,19 +61,53 @@ class Relation:
     def add(self, rows: DataFrame) -> None:
         self.pending.append(rows.select(*self.columns))
 
-    def commit(self, checkpoint: Checkpoint) -> int:
-        """End of a round: delta joins the old facts, the new pending facts become the delta."""
+    def advance(self, checkpoint: Checkpoint) -> DataFrame | None:
+        """End of a round, first half: the delta joins the old facts; returns the (lazy) frame
+        of the pending rows that are really new, or None when nothing is pending."""
         if self.delta is not None and self.delta_rows:
             self.derived.append(self.delta)
             self.derived_rows += self.delta_rows
             if len(self.derived) > MAX_CHUNKS:
                 self.derived = [checkpoint(union_all(self.derived))]
         self.delta, self.delta_rows = None, 0
-        if self.pending:
-            new = union_all(self.pending).distinct()
-            if self.size("full"):
-                new = new.join(self.view("full"), on=list(self.columns), how="left_anti")
-            self.pending = []
-            new = checkpoint(new)
-            self.delta, self.delta_rows = new, new.count()
-        return self.delta_rows
+        if not self.pending:
+            return None
+        new = union_all(self.pending).distinct()
+        self.pending = []
+        if self.size("full"):
+            new = new.join(self.view("full"), on=list(self.columns), how="left_anti")
+        return new
+
+    def set_delta(self, frame: DataFrame, rows: int) -> None:
+        """End of a round, second half: the stored new facts become the delta."""
+        self.delta, self.delta_rows = frame, rows
+
+
+def commit_all(relations: list[Relation], checkpoint: Checkpoint) -> dict[RelKey, int]:
+    """Commit a round of every relation with one stored frame and one count: the new facts of
+    all relations, tagged by relation, are checkpointed together (one Spark job, not one per
+    relation), and each relation's delta is its slice of that frame."""
+    new = [(rel, frame) for rel in relations if (frame := rel.advance(checkpoint)) is not None]
+    out = {rel.key: 0 for rel in relations}
+    if not new:
+        return out
+    width = max(len(rel.columns) for rel, _ in new)
+    tagged = union_all([
+        frame.select(
+            F.lit(i).alias("__k"),
+            *[F.col(c).alias(f"__c{j}") for j, c in enumerate(rel.columns)],
+            *[F.lit(None).cast("string").alias(f"__c{j}") for j in range(len(rel.columns), width)],
+        )
+        for i, (rel, frame) in enumerate(new)
+    ])
+    stored = checkpoint(tagged)
+    counts = {row["__k"]: int(row["count"]) for row in stored.groupBy("__k").count().collect()}
+    for i, (rel, _) in enumerate(new):
+        rows = counts.get(i, 0)
+        if rows:
+            part = stored.filter(F.col("__k") == i).select(
+                *[F.col(f"__c{j}").alias(c) for j, c in enumerate(rel.columns)]
+            )
+            rel.set_delta(part, rows)
+        out[rel.key] = rows
+    return out
