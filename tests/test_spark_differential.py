@@ -38,7 +38,7 @@ def _assert_same_files(memory, spark, tmp_path: Path) -> None:  # type: ignore[n
 
 @pytest.mark.parametrize("name", ["orig", "typo"])
 def test_project_rules_match_memory(name: str, tmp_path: Path) -> None:
-    memory, spark = _both(PROJECT, dataset(name), {"maxChainLength": 3, "highValueThreshold": 2000})
+    memory, spark = _both(PROJECT, dataset(name), {"maxChainLength": 2, "highValueThreshold": 2000})
     assert memory.counts_by_class().get("http://oxfordsemantic.tech/transactions/classes#PartialChain", 0) > 20
     _assert_same_files(memory, spark, tmp_path)
 

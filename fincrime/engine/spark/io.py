@@ -65,10 +65,12 @@ def read_ntriples(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     lines = lines.filter(~F.col("value").rlike(_SKIP_LINE))
     fast = F.col("value").rlike(_FAST_LINE)
     parts = F.split(F.trim(F.col("value")), r"[ \t]+", 3)
-    good = lines.filter(fast).select(
+    # two projections: the object is extracted once, then read by every branch of the fix-up
+    raw = lines.filter(fast).select(
         parts.getItem(0).alias("s"), parts.getItem(1).alias("p"),
-        _canonical_object(F.regexp_extract(F.col("value"), _FAST_LINE, 3)).alias("o"),
+        F.regexp_extract(F.col("value"), _FAST_LINE, 3).alias("o"),
     )
+    good = raw.select("s", "p", _canonical_object(F.col("o")).alias("o"))
     slow = lines.filter(~fast).limit(MAX_SLOW_LINES + 1).collect()
     if not slow:
         return good
