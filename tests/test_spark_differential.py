@@ -36,6 +36,7 @@ def _assert_same_files(memory, spark, tmp_path: Path) -> None:  # type: ignore[n
     assert memory.count() == spark.count()
 
 
+@pytest.mark.slow  # about 10 minutes on 2 cores with local[2]: run with `make test-slow`
 @pytest.mark.parametrize("name", ["orig", "typo"])
 def test_project_rules_match_memory(name: str, tmp_path: Path) -> None:
     memory, spark = _both(PROJECT, dataset(name), {"maxChainLength": 2, "highValueThreshold": 2000})
@@ -51,6 +52,7 @@ def test_seed_rules_match_memory(rule: str, tmp_path: Path) -> None:
     _assert_same_files(memory, spark, tmp_path)
 
 
+@pytest.mark.slow  # generated data through Spark: minutes; run with `make test-slow`
 def test_parquet_tables_give_the_same_triples_as_ntriples(tmp_path: Path) -> None:
     spark_session()
     program = load_program([str(p) for p in PROJECT], params={"maxChainLength": 2})
