@@ -16,7 +16,7 @@ reports, so one scheduling policy serves all executors.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fincrime.errors import SourceError
@@ -86,6 +86,15 @@ def keys_overlap(a: RelKey, b: RelKey) -> bool:
     return p.name == TYPE_IRI and c.kind == "c"
 
 
+def matching_keys(key: RelKey, stored: Iterable[RelKey]) -> list[RelKey]:
+    """The stored relations an atom of relation ``key`` reads."""
+    if key.kind in ("c", "t") or (key.kind == "p" and key.name != TYPE_IRI):
+        return [key]
+    if key.kind == "p":  # [?x, rdf:type, ?C] reads every class relation
+        return [k for k in stored if k.kind == "c"]
+    return [k for k in stored if k.kind in ("p", "c")]
+
+
 # --- plans -------------------------------------------------------------------------------------
 
 
@@ -143,6 +152,15 @@ class Stratum:
     @property
     def head_keys(self) -> set[RelKey]:
         return {atom_key(h) for r in self.rules for h in r.head}
+
+    def watched_keys(self, stored: Iterable[RelKey]) -> list[RelKey]:
+        """Stored relations whose new facts give this stratum another round."""
+        stored = list(stored)
+        keys: set[RelKey] = set()
+        for rp in self.rules:
+            for k in rp.recursive_atoms:
+                keys |= set(matching_keys(atom_key(rp.body.atoms[k]), stored))
+        return list(keys)
 
 
 @dataclass
@@ -489,5 +507,6 @@ __all__ = [
     "build_plan",
     "head_vars",
     "keys_overlap",
+    "matching_keys",
     "schedule",
 ]

@@ -32,6 +32,7 @@ from fincrime.rules.plan import (
     RulePlan,
     Step,
     atom_key,
+    matching_keys,
     schedule,
 )
 from fincrime.vocab import XSD
@@ -140,18 +141,10 @@ class MemoryExecutor:
         return self.stats
 
     def _stratum_keys(self, stratum) -> list[RelKey]:  # type: ignore[no-untyped-def]
-        keys = set()
-        for rp in stratum.rules:
-            for k in rp.recursive_atoms:
-                keys |= set(self._matching_keys(atom_key(rp.body.atoms[k])))
-        return list(keys)
+        return stratum.watched_keys(self.relations)
 
     def _matching_keys(self, key: RelKey) -> list[RelKey]:
-        if key.kind in ("c", "t") or (key.kind == "p" and key.name != TYPE_IRI):
-            return [key]
-        if key.kind == "p":  # [?x, rdf:type, ?C] reads every class relation
-            return [k for k in self.relations if k.kind == "c"]
-        return [k for k in self.relations if k.kind in ("p", "c")]
+        return matching_keys(key, self.relations)
 
     def _delta_size(self, key: RelKey) -> int:
         return sum(self.relations[k].size("delta") for k in self._matching_keys(key) if k in self.relations)

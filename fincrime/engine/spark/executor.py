@@ -39,6 +39,7 @@ from fincrime.rules.plan import (
     Step,
     atom_key,
     head_vars,
+    matching_keys,
     schedule,
 )
 from fincrime.vocab import XSD
@@ -121,18 +122,10 @@ class SparkExecutor:
             self.commit()
 
     def _stratum_keys(self, stratum) -> list[RelKey]:  # type: ignore[no-untyped-def]
-        keys: set[RelKey] = set()
-        for rp in stratum.rules:
-            for k in rp.recursive_atoms:
-                keys |= set(self._matching_keys(atom_key(rp.body.atoms[k])))
-        return list(keys)
+        return stratum.watched_keys(self.relations)
 
     def _matching_keys(self, key: RelKey) -> list[RelKey]:
-        if key.kind in ("c", "t") or (key.kind == "p" and key.name != TYPE_IRI):
-            return [key]
-        if key.kind == "p":  # [?x, rdf:type, ?C] reads every class relation
-            return [k for k in self.relations if k.kind == "c"]
-        return [k for k in self.relations if k.kind in ("p", "c")]
+        return matching_keys(key, self.relations)
 
     def _size(self, key: RelKey, mode: str) -> int:
         return sum(self.relations[k].size(mode) for k in self._matching_keys(key) if k in self.relations)
