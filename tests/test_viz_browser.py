@@ -6,13 +6,12 @@ Screenshots go to the test's temporary folder (printed with ``-s``).
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from viz_support import make_jobs
 
 from fincrime.viz import render_job, write_report
 from fincrime.viz.loader import load_job
@@ -35,13 +34,6 @@ EDGE_MIDDLE = """(id) => {
 }"""
 
 
-def _make_jobs():
-    if "viz_make_jobs" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("viz_make_jobs", FIXTURES / "make_jobs.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["viz_make_jobs"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["viz_make_jobs"]
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +91,7 @@ class Page:
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    job_dir, facts = _make_jobs().small_job(tmp_path_factory.mktemp("browser"))
+    job_dir, facts = make_jobs().small_job(tmp_path_factory.mktemp("browser"))
     render_job(job_dir, formats=("html", "svg"))
     write_report(job_dir)
     return job_dir, facts, load_job(job_dir)
@@ -207,7 +199,7 @@ def test_overview_page(job, page):
 
 @pytest.mark.slow
 def test_ten_thousand_chain_report_opens_fast(browser, tmp_path_factory, tmp_path):
-    job_dir = _make_jobs().scale_job(tmp_path_factory.mktemp("scale"))
+    job_dir = make_jobs().scale_job(tmp_path_factory.mktemp("scale"))
     render_job(job_dir, top=20)
     write_report(job_dir)
     p = Page(browser, tmp_path)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from viz_support import make_jobs
 
 from fincrime.errors import InputError, SourceError
 from fincrime.viz.groundtruth import chain_coverage, score_findings, typology_of
@@ -20,23 +19,16 @@ from fincrime.viz.ntriples import _strict, lexical, read_ntriples, unescape
 FIXTURES = Path(__file__).parent / "fixtures" / "viz"
 
 
-def _make_jobs():
-    if "viz_make_jobs" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("viz_make_jobs", FIXTURES / "make_jobs.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["viz_make_jobs"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["viz_make_jobs"]
 
 
 @pytest.fixture(scope="module")
 def compact(tmp_path_factory):
-    return _make_jobs().small_job(tmp_path_factory.mktemp("compact"))
+    return make_jobs().small_job(tmp_path_factory.mktemp("compact"))
 
 
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory):
-    return _make_jobs().small_job(tmp_path_factory.mktemp("seed"), seed_shape=True)
+    return make_jobs().small_job(tmp_path_factory.mktemp("seed"), seed_shape=True)
 
 
 # --- N-Triples --------------------------------------------------------------------------------
@@ -154,7 +146,7 @@ def test_typology_of(cls, typ):
 
 
 def test_no_suspicious_chain_reports_maximal_partial_chains(tmp_path):
-    mj = _make_jobs()
+    mj = make_jobs()
     b = mj.JobBuilder()
     a, m, z = (b.party(k, k.upper()) for k in ("a", "m", "z"))
     hops = [b.tx("1", a, m, 500.0, mj.day(1)), b.tx("2", m, z, 400.0, mj.day(2))]
@@ -178,7 +170,7 @@ def test_missing_inputs_are_reported_by_name(compact, tmp_path):
 
 
 def test_missing_chain_transactions_are_noted(tmp_path):
-    mj = _make_jobs()
+    mj = make_jobs()
     b = mj.JobBuilder()
     a, z = b.party("a", "A", suspicious=True), b.party("z", "Z", suspicious=True)
     t = b.tx("1", a, z, 10.0, mj.day(1))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import re
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from viz_support import make_jobs
 
 from fincrime.cli import main
 from fincrime.errors import InputError
@@ -25,18 +24,11 @@ FIXTURES = Path(__file__).parent / "fixtures" / "viz"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def _make_jobs():
-    if "viz_make_jobs" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("viz_make_jobs", FIXTURES / "make_jobs.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["viz_make_jobs"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["viz_make_jobs"]
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    job_dir, facts = _make_jobs().small_job(tmp_path_factory.mktemp("render"))
+    job_dir, facts = make_jobs().small_job(tmp_path_factory.mktemp("render"))
     files = render_job(job_dir, formats=("html", "svg", "png"))
     report = write_report(job_dir)
     return job_dir, facts, files, report
@@ -166,7 +158,7 @@ def test_cli_viz(rendered, tmp_path, monkeypatch, capsys):
 
 
 def test_seed_shape_chain_pictures(tmp_path):
-    job_dir, facts = _make_jobs().small_job(tmp_path, seed_shape=True)
+    job_dir, facts = make_jobs().small_job(tmp_path, seed_shape=True)
     render_job(job_dir, formats=("svg",), overview=False)
     job = load_job(job_dir)
     cycle = job.chain_by_iri(facts["cycle"])
@@ -216,7 +208,7 @@ def test_reference_generator_data(tmp_path):
 
 
 def test_job_without_chains(tmp_path):
-    mj = _make_jobs()
+    mj = make_jobs()
     b = mj.JobBuilder()
     a = b.party("a", "Alone")
     b.finding(a, "FanOutHub")
