@@ -45,7 +45,7 @@ def materialize(
         from fincrime.engine.spark import materialize_spark
 
         return materialize_spark(program, list(data_paths), engine_options or {}, progress)
-    say = _reporter(progress)
+    say = progress_reporter(progress)
     started = time.perf_counter()
     triples = read_ntriples(data_paths)
     parsed = time.perf_counter()
@@ -55,7 +55,7 @@ def materialize(
 
 def materialize_frame(program: Program, triples: pl.DataFrame, progress: bool | ProgressFn = False) -> Result:
     """Materialize over triples given as a frame of canonical term strings ``s, p, o``."""
-    return _run(program, triples, _reporter(progress), {})
+    return _run(program, triples, progress_reporter(progress), {})
 
 
 def _run(program: Program, triples: pl.DataFrame, say: ProgressFn, timings: dict[str, float]) -> Result:
@@ -72,7 +72,8 @@ def _run(program: Program, triples: pl.DataFrame, say: ProgressFn, timings: dict
     return Result(executor, input_rows, timings)
 
 
-def _reporter(progress: bool | ProgressFn) -> ProgressFn:
+def progress_reporter(progress: bool | ProgressFn) -> ProgressFn:
+    """A progress callback from ``progress``: a function as is, True prints, False is silent."""
     if callable(progress):
         return progress
     if progress:

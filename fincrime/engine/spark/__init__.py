@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from fincrime.engine import progress_reporter
 from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
 
@@ -41,7 +42,7 @@ def materialize_spark(
     from fincrime.engine.spark.session import SparkOptions, get_session, spark_errors
 
     options = SparkOptions.parse(engine_options)
-    say = _reporter(progress)
+    say = progress_reporter(progress)
     plan = build_plan(program)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -63,14 +64,6 @@ def materialize_spark(
         executor.run(plan, say)
         timings["reason"] = time.perf_counter() - mark
     return SparkResult(executor, timings, options.is_local)
-
-
-def _reporter(progress: bool | ProgressFn) -> ProgressFn:
-    if callable(progress):
-        return progress
-    if progress:
-        return lambda message: print(message, flush=True)
-    return lambda _: None
 
 
 def options_from_cli(master: str | None = None, partitions: int | None = None, cores: int | None = None,
