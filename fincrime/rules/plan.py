@@ -335,9 +335,82 @@ def atom_mode(position: int, delta_at: int | None) -> str:
     return "old" if position < delta_at else "full"
 
 
-def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozenset[str] = frozenset()) -> list[Step]:
-    """Order a body: start at the delta atom (or the smallest), then greedily join the smallest
-    connected atom; binds, filters and negations run as soon as their variables are bound."""
+@dataclass(frozen=True)
+class Variant:
+    """One semi-naive evaluation of a rule body: the facts each atom reads (``modes``).
+
+    Besides ``old``, ``delta`` and ``full`` an atom may read ``keyed`` facts: its new facts plus
+    those of its older facts whose ``pivot`` value occurs among the new facts of any atom of the
+    ``group``. One keyed evaluation replaces the group's per-atom variants (see
+    :func:`semi_naive_variants`).
+    """
+
+    modes: tuple[str, ...]
+    pivot: str = ""
+    group: tuple[int, ...] = ()
+
+    @classmethod
+    def at(cls, atoms: int, delta_at: int | None) -> Variant:
+        return cls(tuple(atom_mode(k, delta_at) for k in range(atoms)))
+
+
+def semi_naive_variants(rp: RulePlan, has_delta: Callable[[int], bool], grouped: bool = True) -> list[Variant]:
+    """The evaluations of a recursive rule after a round that gave ``has_delta`` atoms new facts.
+
+    Every body match with at least one new fact must be found. The classic scheme runs one
+    variant per recursive atom. With ``grouped``, the recursive atoms that share a variable
+    (the *pivot*, e.g. the chain all of whose attributes a rule reads) are evaluated once
+    instead: each reads its new facts plus the older facts of the pivot values that have new
+    facts, which covers every match with a new fact in the group; the other recursive atoms get
+    classic variants in which the group reads old facts. For a rule reading nine attributes of
+    a freshly minted node this is one join pipeline instead of nine.
+
+    >>> from fincrime.rules.parser import parse_program
+    >>> rule = "[?c, :next, ?x] :- [?c, :next, ?y], [?c, :next, ?z], [?y, :next, ?x] ."
+    >>> rp = build_plan(parse_program(rule, prefixes={"": "http://e/"})).strata[0].rules[0]
+    >>> [v.modes for v in semi_naive_variants(rp, lambda k: True)]
+    [('keyed', 'keyed', 'full'), ('old', 'old', 'delta')]
+    """
+    n = len(rp.body.atoms)
+    recursive = [k for k in rp.recursive_atoms if has_delta(k)]
+    if not recursive:
+        return []
+    pivot, group = _pivot(rp.body, rp.recursive_atoms) if grouped else ("", [])
+    out: list[Variant] = []
+    if len(group) >= 2 and any(k in recursive for k in group):
+        out.append(Variant(tuple("keyed" if k in group else "full" for k in range(n)), pivot, tuple(group)))
+    else:
+        group = []
+    rest = [k for k in rp.recursive_atoms if k not in group]
+    for i in rest:
+        if i not in recursive:
+            continue
+        modes = ["old" if k in group or (k in rest and k < i) else "full" for k in range(n)]
+        modes[i] = "delta"
+        out.append(Variant(tuple(modes)))
+    return out
+
+
+def _pivot(body: BodyPlan, recursive: list[int]) -> tuple[str, list[int]]:
+    """The variable shared by the most recursive atoms (ties: the first in body order)."""
+    best, members = "", []
+    for k in recursive:
+        for var in sorted(body.atoms[k].variables()):
+            group = [j for j in recursive if var in body.atoms[j].variables()]
+            if len(group) > len(members):
+                best, members = var, group
+    return best, members
+
+
+def schedule(
+    body: BodyPlan, delta_at: int | Variant | None, size: SizeFn, outer: frozenset[str] = frozenset(),
+) -> list[Step]:
+    """Order a body: start at the (smallest) atom reading new facts, or the smallest atom, then
+    greedily join the smallest connected atom; binds, filters and negations run as soon as their
+    variables are bound. ``delta_at`` is a :class:`Variant`, the one atom reading new facts, or
+    None (all atoms read all facts)."""
+    variant = delta_at if isinstance(delta_at, Variant) else Variant.at(len(body.atoms), delta_at)
+    modes = variant.modes
     bound: set[str] = set(outer)
     steps: list[Step] = []
     atoms_left = list(range(len(body.atoms)))
@@ -349,7 +422,7 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
 
     def est(k: int) -> float:
         atom = body.atoms[k]
-        rows = size(atom_key(atom), atom_mode(k, delta_at))
+        rows = size(atom_key(atom), modes[k])
         consts = sum(isinstance(a, Const) for a in atom.args)
         shared = len(atom.variables() & bound)
         base_consts = 1 if atom_key(atom).kind in ("p", "c") else 0
@@ -389,8 +462,9 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
                     progress = True
                     break  # re-check filters that this binding enables
 
-    if delta_at is not None:
-        first = delta_at
+    fresh = [k for k in atoms_left if modes[k] in ("delta", "keyed")]
+    if fresh:
+        first = min(fresh, key=est)
     elif aggs_left and not atoms_left:
         first = -1
     else:
@@ -399,7 +473,7 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
     if first >= 0:
         atoms_left.remove(first)
         on = tuple(sorted(body.atoms[first].variables() & bound))
-        steps.append(Step("join" if started else "scan", atom=first, mode=atom_mode(first, delta_at), on=on))
+        steps.append(Step("join" if started else "scan", atom=first, mode=modes[first], on=on))
         bound |= body.atoms[first].variables()
         started = True
     elif aggs_left:
@@ -431,16 +505,16 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
         new_vars = body.atoms[k].variables() - bound
         if not new_vars:
             return ()
-        own = size(atom_key(body.atoms[k]), atom_mode(k, delta_at))
+        own = size(atom_key(body.atoms[k]), modes[k])
         candidates = [
             j for j in atoms_left
             if body.atoms[j].variables() & new_vars
-            and size(atom_key(body.atoms[j]), atom_mode(j, delta_at)) * 2 < own
+            and size(atom_key(body.atoms[j]), modes[j]) * 2 < own
         ]
         if not candidates:
             return ()
-        j = min(candidates, key=lambda j: size(atom_key(body.atoms[j]), atom_mode(j, delta_at)))
-        return ((j, atom_mode(j, delta_at)),)
+        j = min(candidates, key=lambda j: size(atom_key(body.atoms[j]), modes[j]))
+        return ((j, modes[j]),)
 
     flush()
     while atoms_left or aggs_left:
@@ -461,7 +535,7 @@ def schedule(body: BodyPlan, delta_at: int | None, size: SizeFn, outer: frozense
             atoms_left.remove(k)
             on = tuple(sorted(body.atoms[k].variables() & bound))
             steps.append(
-                Step("join" if started else "scan", atom=k, mode=atom_mode(k, delta_at), on=on,
+                Step("join" if started else "scan", atom=k, mode=modes[k], on=on,
                      reducers=reducers_for(k))
             )
             bound |= body.atoms[k].variables()
@@ -503,10 +577,12 @@ __all__ = [
     "Step",
     "Stratum",
     "Var",
+    "Variant",
     "atom_key",
     "build_plan",
     "head_vars",
     "keys_overlap",
     "matching_keys",
     "schedule",
+    "semi_naive_variants",
 ]

@@ -50,8 +50,12 @@ def materialize_spark(
     timings["session"] = time.perf_counter() - started
     say(f"Spark {spark.version} on {spark.sparkContext.master}, {options.shuffle_partitions()} partitions")
 
-    def checkpoint(frame):  # type: ignore[no-untyped-def]
-        return frame.checkpoint(eager=True) if options.checkpoint_dir else frame.localCheckpoint(eager=True)
+    def checkpoint(frame, eager: bool = True):  # type: ignore[no-untyped-def]
+        # A lazy local checkpoint is stored by the first job that reads it, saving a job per
+        # round; a reliable one would be computed twice that way, so it is always eager.
+        if options.checkpoint_dir:
+            return frame.checkpoint(eager=True)
+        return frame.localCheckpoint(eager=eager)
 
     executor = SparkExecutor(spark, checkpoint)
     with spark_errors("reading the data"):

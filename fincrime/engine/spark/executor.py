@@ -15,7 +15,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from fincrime.engine.memory.relations import columns_of
 from fincrime.engine.memory.values import KIND_BLANK, KIND_IRI, KIND_LITERAL
+from fincrime.engine.spark import sql
 from fincrime.engine.spark import values as V
 from fincrime.engine.spark.expressions import (
     VALUE_FIELDS,
@@ -25,7 +27,13 @@ from fincrime.engine.spark.expressions import (
     literal_value,
     value_term,
 )
-from fincrime.engine.spark.relations import Checkpoint, Relation, commit_all, union_all
+from fincrime.engine.spark.relations import (
+    Checkpoint,
+    Relation,
+    column_classes,
+    commit_all,
+    union_all,
+)
 from fincrime.rdf.terms import XSD_STRING
 from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var
 from fincrime.rules.plan import (
@@ -37,10 +45,12 @@ from fincrime.rules.plan import (
     RelKey,
     RulePlan,
     Step,
+    Variant,
     atom_key,
     head_vars,
     matching_keys,
     schedule,
+    semi_naive_variants,
 )
 from fincrime.vocab import XSD
 
@@ -58,6 +68,7 @@ class SparkExecutor:
         self.checkpoint = checkpoint
         self.relations: dict[RelKey, Relation] = {}
         self.rounds = 0
+        V.register_functions(spark)
 
     # --- facts ----------------------------------------------------------------------------
     def empty(self, columns: tuple[str, ...] | list[str]) -> DataFrame:
@@ -84,9 +95,10 @@ class SparkExecutor:
             else:
                 part = triples.filter(F.col("p") == key.name).select("s", "o")
             self.relation(key).set_input(part.persist(), int(row["count"]))
-        for rel in self.relations.values():  # materialize the slices, then drop the whole
-            assert rel.input is not None
-            rel.input.count()
+        loaded = [rel for rel in self.relations.values() if rel.input is not None]
+        if loaded:  # one job computes (and so caches) every slice and their type classes
+            for rel, classes in zip(loaded, column_classes([(rel, rel.input) for rel in loaded]), strict=True):
+                rel.note_classes(classes)
         triples.unpersist()
         return {k: r.input_rows for k, r in self.relations.items()}
 
@@ -104,7 +116,7 @@ class SparkExecutor:
         for number, stratum in enumerate(plan.strata, 1):
             started = time.perf_counter()
             for rp in stratum.rules:
-                self._evaluate(rp, [None])
+                self._evaluate(rp, [Variant.at(len(rp.body.atoms), None)])
             deltas = self.commit()
             self.rounds += 1
             round_no = 1
@@ -113,9 +125,10 @@ class SparkExecutor:
                 started = time.perf_counter()
                 round_no += 1
                 for rp in stratum.rules:
-                    ks = [k for k in rp.recursive_atoms if self._size(atom_key(rp.body.atoms[k]), "delta")]
-                    if ks:
-                        self._evaluate(rp, ks)
+                    atoms = rp.body.atoms
+                    variants = semi_naive_variants(rp, lambda k, atoms=atoms: self._size(atom_key(atoms[k]), "delta") > 0)
+                    if variants:
+                        self._evaluate(rp, variants)
                 deltas = self.commit()
                 self.rounds += 1
                 say(_round_line(number, len(plan.strata), round_no, deltas, time.perf_counter() - started))
@@ -131,13 +144,13 @@ class SparkExecutor:
         return sum(self.relations[k].size(mode) for k in self._matching_keys(key) if k in self.relations)
 
     # --- rule evaluation --------------------------------------------------------------------
-    def _evaluate(self, rp: RulePlan, variants: list[int | None]) -> None:
-        """Evaluate the semi-naive variants of a rule (delta at each given atom) as one frame:
-        one Spark job then runs them all, instead of one job (and one plan) each."""
+    def _evaluate(self, rp: RulePlan, variants: list[Variant]) -> None:
+        """Evaluate the semi-naive variants of a rule as one frame: one Spark job then runs them
+        all, instead of one job (and one plan) each."""
         needed = sorted(head_vars(rp.rule))
         frames = []
-        for delta_at in variants:
-            frame = self.evaluate_body(rp.body, delta_at, rp.rule.base)
+        for variant in variants:
+            frame = self.evaluate_body(rp.body, variant, rp.rule.base)
             if frame is not None:
                 frames.append(frame.select(*[col(v) for v in needed]) if needed else frame.select(F.lit(0).alias("_")))
         if not frames:
@@ -149,26 +162,90 @@ class SparkExecutor:
             self._insert_head(head, frame)
 
     def evaluate_body(
-        self, body: BodyPlan, delta_at: int | None, base: str | None, seed: DataFrame | None = None,
+        self, body: BodyPlan, variant: Variant | None, base: str | None, seed: DataFrame | None = None,
     ) -> DataFrame | None:
         """The matches of a body (None when a relation it needs is known to be empty)."""
         outer = frozenset(seed.columns) if seed is not None else frozenset()
+        variant = variant or Variant.at(len(body.atoms), None)
+        keyed = self._keyed_old(body, variant) if variant.group else None
+
+        def size(key: RelKey, mode: str) -> int:
+            if mode == "keyed":  # the new facts, plus older ones of pivots that have both
+                return self._size(key, "delta") + (self._size(key, "old") if keyed is not None else 0)
+            return self._size(key, mode)
+
+        hints = self._type_hints(body)
         frame = seed
-        for step in schedule(body, delta_at, self._size, outer):
-            if step.op in ("scan", "join") and self._size(atom_key(body.atoms[step.atom]), step.mode) == 0:
+        for step in schedule(body, variant, size, outer):
+            if step.op in ("scan", "join") and size(atom_key(body.atoms[step.atom]), step.mode) == 0:
                 return None
-            frame = self._step(step, body, frame, base)
+            frame = self._step(step, body, frame, base, (variant.pivot, keyed), size, hints)
             if frame is None:
                 return None
         return frame
 
-    def _step(self, step: Step, body: BodyPlan, frame: DataFrame | None, base: str | None) -> DataFrame | None:
+    def _type_hints(self, body: BodyPlan) -> dict[str, int]:
+        """Variables whose every value has one type class: the smallest set of classes any
+        atom binding the variable allows (known for every stored column, see relations)."""
+        allowed: dict[str, frozenset[int]] = {}
+        for atom in body.atoms:
+            key = atom_key(atom)
+            if key.kind == "*" or (key.kind == "p" and key.name == TYPE_IRI):
+                continue
+            for name, arg in zip(columns_of(key), _column_args(atom, key), strict=True):
+                if not isinstance(arg, Var):
+                    continue
+                classes = self._column_classes(key, name)
+                if classes is not None:
+                    allowed[arg.name] = allowed[arg.name] & classes if arg.name in allowed else classes
+        return {v: next(iter(c)) for v, c in allowed.items() if len(c) == 1}
+
+    def _column_classes(self, key: RelKey, column: str) -> frozenset[int] | None:
+        keys = [k for k in self._matching_keys(key) if k in self.relations] if key.kind != "*" else []
+        if not keys:
+            return None
+        out: set[int] = set()
+        for k in keys:
+            classes = self.relations[k].classes.get(column)
+            if classes is None:
+                return None
+            out |= classes
+        return frozenset(out)
+
+    def _keyed_old(self, body: BodyPlan, variant: Variant) -> DataFrame | None:
+        """Pivot values with new facts in the group that also have older facts there (stored;
+        None when there are none, the usual case for freshly minted nodes)."""
+        pivot = variant.pivot
+        new = [self.atom_frame(body.atoms[g], "delta").select(col(pivot)) for g in variant.group
+               if self._size(atom_key(body.atoms[g]), "delta")]
+        old = [self.atom_frame(body.atoms[g], "old").select(col(pivot)) for g in variant.group
+               if self._size(atom_key(body.atoms[g]), "old")]
+        if not new or not old:
+            return None
+        both = union_all(new).distinct().join(union_all(old).distinct(), on=[pivot], how="left_semi")
+        rows = both.limit(self.broadcast_rows + 1).collect()  # one job; usually no rows at all
+        if not rows:
+            return None
+        if len(rows) > self.broadcast_rows:
+            return self.checkpoint(both)
+        return self.spark.createDataFrame(rows, both.schema)
+
+    def _step(
+        self, step: Step, body: BodyPlan, frame: DataFrame | None, base: str | None,
+        keyed: tuple[str, DataFrame | None], size: Callable[[RelKey, str], int], hints: dict[str, int],
+    ) -> DataFrame | None:
         if step.op in ("scan", "join"):
             atom = body.atoms[step.atom]
-            right = self.atom_frame(atom, step.mode)
+            if step.mode == "keyed":
+                pivot, older = keyed
+                right = self.atom_frame(atom, "delta")
+                if older is not None:
+                    right = right.unionByName(self.atom_frame(atom, "old").join(F.broadcast(older), on=[pivot], how="left_semi"))
+            else:
+                right = self.atom_frame(atom, step.mode)
             if frame is None:
                 return right
-            if self._size(atom_key(atom), step.mode) <= self.broadcast_rows:
+            if size(atom_key(atom), step.mode) <= self.broadcast_rows:
                 right = F.broadcast(right)  # known to be small: no shuffle of the other side
             return _join(frame, right)
         if step.op == "agg":
@@ -181,17 +258,17 @@ class SparkExecutor:
         variables = [c for c in frame.columns if not c.startswith("__")]
         if step.op == "filter":
             assert step.expr is not None
-            scratch = _Scratch(frame)
+            scratch = _Scratch(frame, hints)
             val, err = ebv(scratch.compiler(base).compile(step.expr))
-            return scratch.frame.filter(val & ~err).select(*[col(c) for c in variables])
+            return scratch.ready().filter(F.expr(sql.and_(val, sql.not_(err)).sql)).select(*[col(c) for c in variables])
         if step.op == "bind":
             assert step.expr is not None
-            scratch = _Scratch(frame)
+            scratch = _Scratch(frame, hints)
             term = value_term(scratch.compiler(base).compile(step.expr))
-            out = scratch.frame
+            out = scratch.ready()
             if step.var in variables:
-                return out.filter(term == col(step.var)).select(*[col(c) for c in variables])
-            out = out.withColumn(step.var, term).filter(col(step.var).isNotNull())
+                return out.filter(F.expr(sql.eq(term, sql.col(step.var)).sql)).select(*[col(c) for c in variables])
+            out = out.withColumn(step.var, F.expr(term.sql)).filter(col(step.var).isNotNull())
             return out.select(*[col(c) for c in [*variables, step.var]])
         if step.op == "anti":
             assert step.negation is not None
@@ -292,14 +369,14 @@ class SparkExecutor:
         for i, b in enumerate(agg.binds):
             c = f"__arg{i}"
             if b.args:
-                scratch = _Scratch(rows)
+                scratch = _Scratch(rows, {})
                 value = scratch.compiler(base).compile(b.args[0])
                 term = value.term if isinstance(b.args[0], EVar) else value_term(value)
                 parts = {
                     c: term, f"{c}k": value.kind, f"{c}n": value.num, f"{c}t": value.ntype,
                     f"{c}l": value.lex, f"{c}m": value.time, f"{c}e": value.err,
                 }  # reading the value's fields first adds the attribute columns they need
-                rows = scratch.frame.withColumns(parts)
+                rows = scratch.ready().selectExpr("*", *[sql.alias(v, k) for k, v in parts.items()])
             exprs += _agg_exprs(b, c, i)
         grouped = rows.groupBy(*[col(g) for g in agg.group]).agg(*exprs) if agg.group else rows.agg(*exprs)
         outputs: list[Column] = [col(g) for g in agg.group]
@@ -308,16 +385,24 @@ class SparkExecutor:
                 outputs.append(F.col(f"__r{i}").alias(b.var))
                 continue
             if b.func == "GROUP_CONCAT":
-                value = literal_value(lex=F.col(f"__r{i}"), dt=F.lit(XSD_STRING), err=F.col(f"__e{i}"))
+                value = literal_value(lex=sql.col(f"__r{i}"), dt=sql.lit(XSD_STRING), err=sql.col(f"__e{i}"))
             else:
-                ntype = F.col(f"__t{i}")
-                dt = F.lit(None).cast("string")
-                for rank, name in ((1, "integer"), (2, "decimal"), (3, "float"), (4, "double")):
-                    dt = F.when(ntype == rank, F.lit(XSD + name)).otherwise(dt)
-                value = literal_value(num=F.col(f"__r{i}").cast("double"), ntype=ntype, dt=dt, err=F.col(f"__e{i}"))
-            outputs.append(value_term(value).alias(b.var))
+                ntype = sql.col(f"__t{i}")
+                dt = sql.when([(sql.eq(ntype, sql.lit(rank)), sql.lit(XSD + name))
+                               for rank, name in ((1, "integer"), (2, "decimal"), (3, "float"), (4, "double"))])
+                value = literal_value(num=sql.cast(sql.col(f"__r{i}"), "DOUBLE"), ntype=ntype, dt=dt, err=sql.col(f"__e{i}"))
+            outputs.append(F.expr(value_term(value).sql).alias(b.var))
         final = grouped.select(*outputs)
         return final.filter(_all_not_null(final.columns))
+
+
+def _column_args(atom: Atom, key: RelKey) -> list:  # type: ignore[type-arg]
+    """The atom's arguments in the order of its relation's stored columns."""
+    if key.kind == "c":
+        return [atom.args[0]]
+    if key.kind == "p":
+        return [atom.args[0], atom.args[2]]
+    return list(atom.args)
 
 
 def _all_not_null(names: list[str]) -> Column:
@@ -387,28 +472,56 @@ def _agg_exprs(b: AggBind, c: str, i: int) -> list[Column]:
 
 class _Scratch:
     """A frame being extended with the columns an expression needs: variables' attributes and
-    each function's result (so a sub-result read twice is computed once)."""
+    each function's result (so a sub-result read twice is computed once). Columns are added in
+    batches, one projection per level of the expression; constants never become columns.
+    ``hints`` maps variables to their one type class, when known."""
 
-    def __init__(self, frame: DataFrame) -> None:
+    def __init__(self, frame: DataFrame, hints: dict[str, int]) -> None:
         self.frame = frame
+        self.hints = hints
         self._n = 0
-        self._attrs: set[str] = set()
+        self._added: set[str] = set(frame.columns)  # attribute columns an earlier scratch added
+        self._pending: dict[str, sql.S] = {}
 
     def compiler(self, base: str | None) -> Compiler:
         return Compiler(base, self._var, self._sink)
 
-    def _var(self, name: str, attr: str) -> Column:
+    def _var(self, name: str, attr: str) -> sql.S:
+        value = V.attribute(sql.col(name), attr, self.hints.get(name))
+        if value.is_const:
+            return value
         column = f"__{attr}__{name}"
-        if column not in self._attrs:
-            self._attrs.add(column)
-            self.frame = self.frame.withColumn(column, V.attribute(col(name), attr))
-        return col(column)
+        if column not in self._added:
+            self._added.add(column)
+            self._pending[column] = value
+        return sql.col(column)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.frame = self.frame.selectExpr("*", *[sql.alias(v, c) for c, v in self._pending.items()])
+            self._pending = {}
 
     def _sink(self, value: Value) -> Value:
+        fields = {f: getattr(value, f) for f in VALUE_FIELDS}
+        computed = {f: v for f, v in fields.items() if not v.is_const and not _is_column(v)}
+        if sum(len(v.sql) for v in computed.values()) <= INLINE_SQL:
+            return value  # small enough to repeat wherever it is read
+        self._flush()
         self._n += 1
-        names = {f: f"__x{self._n}_{f}" for f in VALUE_FIELDS}
-        self.frame = self.frame.withColumns({names[f]: getattr(value, f) for f in VALUE_FIELDS})
-        return Value(**{f: col(names[f]) for f in VALUE_FIELDS}, number=value.number)
+        names = {f: f"__x{self._n}_{f}" for f in computed}
+        self.frame = self.frame.selectExpr("*", *[sql.alias(v, names[f]) for f, v in computed.items()])
+        return Value(**{f: sql.col(names[f]) if f in names else v for f, v in fields.items()}, number=value.number)
+
+    def ready(self) -> DataFrame:
+        self._flush()
+        return self.frame
+
+
+INLINE_SQL = 2000  # a sub-result with at most this much SQL is repeated where it is read, not stored
+
+
+def _is_column(value: sql.S) -> bool:
+    return value.sql.startswith("`") and value.sql.endswith("`") and value.sql.count("`") == 2
 
 
 def _round_line(stratum: int, strata: int, round_no: int, deltas: dict[RelKey, int], seconds: float) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fincrime.engine.spark.values import escape
+from fincrime.engine.spark.values import escape_column
 from fincrime.errors import InputError, SourceError
 from fincrime.rdf.ntriples import _FAST_LINE, _SKIP_LINE, _STRING_SUFFIX, open_text, parse_line
 from fincrime.rdf.terms import XSD_BOOLEAN, XSD_DATETIME, XSD_DECIMAL, iri
@@ -148,7 +148,7 @@ def read_parquet_table(spark: SparkSession, path: str) -> DataFrame:
         return typed(F.when(F.col(c), F.lit("true")).otherwise(F.lit("false")), XSD_BOOLEAN)
 
     if {"id", "is_internal", "is_exited", "is_suspicious", "full_name"} <= cols:
-        name = F.concat(F.lit('"'), escape(F.col("full_name")), F.lit('"'))
+        name = F.concat(F.lit('"'), escape_column(F.col("full_name")), F.lit('"'))
         objects = [
             (RDF_TYPE, F.lit(iri(TYPE + "Party"))), (PROP + "isInternal", boolean("is_internal")),
             (PROP + "isExited", boolean("is_exited")), (PROP + "isSuspicious", boolean("is_suspicious")),

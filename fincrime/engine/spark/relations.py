@@ -14,10 +14,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fincrime.engine.memory.relations import columns_of
+from fincrime.engine.spark.sql import col as sql_col
+from fincrime.engine.spark.values import tclass
 from fincrime.rules.plan import RelKey
 
-Checkpoint = Callable[[DataFrame], DataFrame]
+Checkpoint = Callable[..., DataFrame]  # (frame, eager=True) -> stored frame
 MAX_CHUNKS = 6  # derived chunks merged beyond this, so views stay a short union
+ROWS_PER_PARTITION = 100_000  # a view is read in at most one partition per this many rows
 
 
 def union_all(frames: list[DataFrame]) -> DataFrame:
@@ -39,6 +42,12 @@ class Relation:
         self.delta: DataFrame | None = None
         self.delta_rows = 0
         self.pending: list[DataFrame] = []
+        # per column, the type classes of every stored value (the executor's type hints)
+        self.classes: dict[str, frozenset[int]] = {c: frozenset() for c in self.columns}
+
+    def note_classes(self, classes: dict[str, frozenset[int]]) -> None:
+        for column, seen in classes.items():
+            self.classes[column] = self.classes[column] | seen
 
     def set_input(self, frame: DataFrame, rows: int) -> None:
         self.input, self.input_rows = frame, rows
@@ -56,7 +65,12 @@ class Relation:
             chunks += self.derived
         if mode in ("delta", "full", "derived") and self.delta is not None and self.delta_rows:
             chunks.append(self.delta)
-        return union_all(chunks) if chunks else self._empty(self.columns)
+        if not chunks:
+            return self._empty(self.columns)
+        # A union has the partitions of all its chunks, and every partition is a task in every
+        # stage that reads it: a few rows need one partition, not dozens of near-empty ones.
+        rows = self.size(mode) if mode != "derived" else self.derived_rows + self.delta_rows
+        return union_all(chunks).coalesce(max(1, -(-rows // ROWS_PER_PARTITION)))
 
     def add(self, rows: DataFrame) -> None:
         self.pending.append(rows.select(*self.columns))
@@ -91,19 +105,12 @@ def commit_all(relations: list[Relation], checkpoint: Checkpoint) -> dict[RelKey
     out = {rel.key: 0 for rel in relations}
     if not new:
         return out
-    width = max(len(rel.columns) for rel, _ in new)
-    tagged = union_all([
-        frame.select(
-            F.lit(i).alias("__k"),
-            *[F.col(c).alias(f"__c{j}") for j, c in enumerate(rel.columns)],
-            *[F.lit(None).cast("string").alias(f"__c{j}") for j in range(len(rel.columns), width)],
-        )
-        for i, (rel, frame) in enumerate(new)
-    ])
-    stored = checkpoint(tagged)
-    counts = {row["__k"]: int(row["count"]) for row in stored.groupBy("__k").count().collect()}
+    tagged, width = _tagged(new)
+    stored = checkpoint(tagged, eager=False)  # stored by the statistics job, the round's one job
+    stats = _stats(stored, "__k", [f"__c{j}" for j in range(width)])
     for i, (rel, _) in enumerate(new):
-        rows = counts.get(i, 0)
+        rows, classes = stats.get(i, (0, {}))
+        rel.note_classes({c: classes.get(f"__c{j}", frozenset()) for j, c in enumerate(rel.columns)})
         if rows:
             part = stored.filter(F.col("__k") == i).select(
                 *[F.col(f"__c{j}").alias(c) for j, c in enumerate(rel.columns)]
@@ -111,3 +118,37 @@ def commit_all(relations: list[Relation], checkpoint: Checkpoint) -> dict[RelKey
             rel.set_delta(part, rows)
         out[rel.key] = rows
     return out
+
+
+def _tagged(parts: list[tuple[Relation, DataFrame]]) -> tuple[DataFrame, int]:
+    """The frames of several relations as one: a tag column ``__k`` and columns ``__c0..``."""
+    width = max(len(rel.columns) for rel, _ in parts)
+    tagged = union_all([
+        frame.select(
+            F.lit(i).alias("__k"),
+            *[F.col(c).alias(f"__c{j}") for j, c in enumerate(rel.columns)],
+            *[F.lit(None).cast("string").alias(f"__c{j}") for j in range(len(rel.columns), width)],
+        )
+        for i, (rel, frame) in enumerate(parts)
+    ])
+    return tagged, width
+
+
+def _stats(frame: DataFrame, tag: str, columns: list[str]) -> dict[int, tuple[int, dict[str, frozenset[int]]]]:
+    """Per tag: the row count and, per column, the set of type classes of its values (one job)."""
+    aggs = [F.count(F.lit(1)).alias("__n")]
+    aggs += [F.collect_set(F.expr(tclass(sql_col(c)).sql)).alias(c) for c in columns]
+    out = {}
+    for row in frame.groupBy(tag).agg(*aggs).collect():
+        out[int(row[tag])] = (int(row["__n"]), {c: frozenset(row[c]) for c in columns})
+    return out
+
+
+def column_classes(parts: list[tuple[Relation, DataFrame]]) -> list[dict[str, frozenset[int]]]:
+    """The type classes of every column of each relation's frame, computed in one job."""
+    tagged, width = _tagged(parts)
+    stats = _stats(tagged, "__k", [f"__c{j}" for j in range(width)])
+    return [
+        {c: stats.get(i, (0, {}))[1].get(f"__c{j}", frozenset()) for j, c in enumerate(rel.columns)}
+        for i, (rel, _) in enumerate(parts)
+    ]

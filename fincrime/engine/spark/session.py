@@ -6,6 +6,7 @@ reused whenever the requested master matches it (tests and long-lived services s
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -183,6 +184,9 @@ def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
         .config("spark.pyspark.python", sys.executable)
         .config("spark.pyspark.driver.python", sys.executable)
         .config("spark.sql.shuffle.partitions", str(options.shuffle_partitions()))
+        # pyspark 4 records the Python call site of every DataFrame/Column call for error
+        # messages: five JVM round trips per call, most of the time spent building a rule's plan
+        .config("spark.python.sql.dataFrameDebugging.enabled", "false")
     )
     if options.is_local or os.environ.get("SPARK_LOCAL_IP") == "127.0.0.1":
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
@@ -195,6 +199,9 @@ def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
     with spark_errors("starting Spark"), _quiet_stderr(not debug):
         session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN" if debug else "OFF")
+    # pyspark logs every failed query as a JSON record on stderr; ours is the one-line error
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).disabled = not debug
     _runtime_conf(session, options)
     return session
 
