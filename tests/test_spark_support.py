@@ -37,7 +37,11 @@ def dataset(name: str, fmt: str = "nt") -> list[str]:
         "orig": dict(transactions=400, parties=60, days=4, seed=11, profile="original", suspicious_ratio=0.08),
         "typo": dict(transactions=600, parties=80, days=5, seed=5, profile="realistic", suspicious_ratio=0.05,
                      typologies="cycle=1:4,fan_in=1:4,layering=1:4"),
+        "mixed": dict(transactions=500, parties=70, days=3, seed=23, profile="realistic", suspicious_ratio=0.06,
+                      typologies="fan_out=1:5,structuring=1:6,cycle=1:3"),
     }[name]
+    # a fixed end date: the same name gives the same data in every format, whenever generated
+    settings["end_date"] = "2026-01-31T00:00:00"
     out = Path(os.environ.get("PYTEST_SPARK_DATA", "/tmp/fincrime-spark-tests")) / f"{name}-{fmt}-{os.getpid()}"
     if out.exists():
         shutil.rmtree(out)

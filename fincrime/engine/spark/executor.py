@@ -260,16 +260,23 @@ class SparkExecutor:
             assert step.expr is not None
             scratch = _Scratch(frame, hints)
             val, err = ebv(scratch.compiler(base).compile(step.expr))
-            return scratch.ready().filter(F.expr(sql.and_(val, sql.not_(err)).sql)).select(*[col(c) for c in variables])
+            out = scratch.ready()
+            return out.filter(F.expr(sql.and_(val, sql.not_(err)).sql)).select(*_carried(out.columns))
         if step.op == "bind":
             assert step.expr is not None
             scratch = _Scratch(frame, hints)
-            term = value_term(scratch.compiler(base).compile(step.expr))
-            out = scratch.ready()
+            value = scratch.compiler(base).compile(step.expr)
+            term = value_term(value)
             if step.var in variables:
-                return out.filter(F.expr(sql.eq(term, sql.col(step.var)).sql)).select(*[col(c) for c in variables])
-            out = out.withColumn(step.var, F.expr(term.sql)).filter(col(step.var).isNotNull())
-            return out.select(*[col(c) for c in [*variables, step.var]])
+                out = scratch.ready()
+                return out.filter(F.expr(sql.eq(term, sql.col(step.var)).sql)).select(*_carried(out.columns))
+            # the new variable's typed fields are kept beside it: a later step reads them
+            # instead of parsing the term it spells (nor re-expanding the expression behind it)
+            fields = attribute_columns(value, step.var)
+            out = scratch.ready()
+            out = out.selectExpr("*", sql.alias(term, step.var), *[sql.alias(v, c) for c, v in fields.items()])
+            out = out.filter(col(step.var).isNotNull())
+            return out.select(*_carried(out.columns))
         if step.op == "anti":
             assert step.negation is not None
             return self._anti(frame, step.negation, list(step.on), base)
@@ -392,8 +399,9 @@ class SparkExecutor:
                                for rank, name in ((1, "integer"), (2, "decimal"), (3, "float"), (4, "double"))])
                 value = literal_value(num=sql.cast(sql.col(f"__r{i}"), "DOUBLE"), ntype=ntype, dt=dt, err=sql.col(f"__e{i}"))
             outputs.append(F.expr(value_term(value).sql).alias(b.var))
+            outputs += [F.expr(v.sql).alias(c) for c, v in attribute_columns(value, b.var).items()]
         final = grouped.select(*outputs)
-        return final.filter(_all_not_null(final.columns))
+        return final.filter(_all_not_null([c for c in final.columns if not c.startswith("__")]))
 
 
 def _column_args(atom: Atom, key: RelKey) -> list:  # type: ignore[type-arg]
@@ -412,10 +420,39 @@ def _all_not_null(names: list[str]) -> Column:
     return cond
 
 
+def _carried(columns: list[str]) -> list[Column]:
+    """The columns a step passes on: variables and their typed fields, not scratch columns."""
+    variables = {c for c in columns if not c.startswith("__")}
+    return [col(c) for c in columns if c in variables or _field_of(c) in variables]
+
+
+def _field_of(column: str) -> str | None:
+    """The variable whose typed field ``column`` holds (``__num__x`` -> ``x``), if any."""
+    if column.startswith("__"):
+        attr, _, var = column[2:].partition("__")
+        if attr in V.ATTRS and var:
+            return var
+    return None
+
+
+def attribute_columns(value: Value, var: str) -> dict[str, sql.S]:
+    """The typed fields of a computed value, as the attribute columns of variable ``var``."""
+    out = {}
+    for attr in V.ATTRS:
+        field = getattr(value, attr)
+        if attr == "lex" and value.number:  # a computed number's lexical form is its spelling
+            field = sql.coalesce(field, V.number_lex(value.ntype, value.num))
+        out[f"__{attr}__{var}"] = field
+    return out
+
+
 def _join(left: DataFrame, right: DataFrame) -> DataFrame:
     on = [c for c in right.columns if c in left.columns and not c.startswith("__")]
     if "__row" in right.columns:  # a ground atom: it holds or it does not
         return left.join(right, how="left_semi")
+    clash = [c for c in right.columns if c.startswith("__") and c in left.columns]
+    if clash:  # typed fields both sides carry: the left's are kept
+        right = right.drop(*clash)
     return left.join(right, on=on, how="inner") if on else left.crossJoin(right)
 
 
