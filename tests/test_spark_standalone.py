@@ -20,9 +20,7 @@ from test_spark_support import ROOT, dataset
 from fincrime.engine import materialize
 from fincrime.rules import load_program
 
-# Starting a master and a worker and running a job through them takes minutes on 2 shared
-# cores; it runs on demand (`make test-slow`). See issue 4's note for its state.
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = pytest.mark.spark
 
 DRIVER = """
 import sys
