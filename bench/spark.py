@@ -29,7 +29,7 @@ from fincrime.engine import materialize  # noqa: E402
 from fincrime.generator import GeneratorConfig, generate  # noqa: E402
 from fincrime.rules import load_program  # noqa: E402
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def count(text: str) -> int:

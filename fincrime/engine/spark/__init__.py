@@ -8,8 +8,9 @@
 >>> result.write_ntriples("derived.nt"); result.write_parts("derived-parquet", "parquet")  # doctest: +SKIP
 
 Modules: ``session`` (one quiet session per process, errors as one line), ``io`` (N-Triples and
-Parquet in, part files out), ``values`` / ``expressions`` (SPARQL values as Spark columns),
-``relations`` (semi-naive views with checkpointed chunks), ``executor`` and ``result``.
+Parquet in, part files out), ``sql`` / ``values`` / ``expressions`` (SPARQL values as Spark SQL
+text, constants folded), ``relations`` (semi-naive views with checkpointed chunks and per-column
+type classes), ``executor`` and ``result``.
 """
 
 from __future__ import annotations

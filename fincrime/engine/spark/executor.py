@@ -176,12 +176,21 @@ class SparkExecutor:
 
         hints = self._type_hints(body)
         frame = seed
+        rows: int | None = None  # an upper bound of the frame's rows, while one is known
         for step in schedule(body, variant, size, outer):
             if step.op in ("scan", "join") and size(atom_key(body.atoms[step.atom]), step.mode) == 0:
                 return None
+            if step.op == "join" and rows is not None and rows <= self.broadcast_rows \
+                    and size(atom_key(body.atoms[step.atom]), step.mode) > self.broadcast_rows:
+                # a few new facts against a large relation: ship the few, scan the many in place
+                frame = F.broadcast(frame)  # type: ignore[arg-type]
             frame = self._step(step, body, frame, base, (variant.pivot, keyed), size, hints)
             if frame is None:
                 return None
+            if step.op == "scan":
+                rows = size(atom_key(body.atoms[step.atom]), step.mode)
+            elif step.op in ("join", "agg"):
+                rows = None
         return frame
 
     def _type_hints(self, body: BodyPlan) -> dict[str, int]:
