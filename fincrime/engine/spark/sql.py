@@ -85,28 +85,25 @@ def cast(x: S, type_: str) -> S:
     return S(f"CAST({x.sql} AS {type_})")
 
 
-def and_(*xs: S) -> S:
+def _connective(word: str, absorbing: bool, xs: tuple[S, ...]) -> S:
+    """AND / OR with constants folded: the absorbing constant decides, the neutral one drops."""
     keep = []
     for x in xs:
-        if x.const is False:
-            return FALSE
-        if x.const is not True:
+        if x.const is absorbing:
+            return lit(absorbing)
+        if x.const is not (not absorbing):
             keep.append(x)
     if not keep:
-        return TRUE
-    return keep[0] if len(keep) == 1 else S("(" + " AND ".join(x.sql for x in keep) + ")")
+        return lit(not absorbing)
+    return keep[0] if len(keep) == 1 else S("(" + f" {word} ".join(x.sql for x in keep) + ")")
+
+
+def and_(*xs: S) -> S:
+    return _connective("AND", False, xs)
 
 
 def or_(*xs: S) -> S:
-    keep = []
-    for x in xs:
-        if x.const is True:
-            return TRUE
-        if x.const is not False:
-            keep.append(x)
-    if not keep:
-        return FALSE
-    return keep[0] if len(keep) == 1 else S("(" + " OR ".join(x.sql for x in keep) + ")")
+    return _connective("OR", True, xs)
 
 
 def not_(x: S) -> S:
