@@ -5,7 +5,7 @@ files so Spark reads them in parallel), runs ``rules/suspicious-chains.dlog`` wi
 length cap on Spark (time per phase, input triples per second, peak memory of the driver's
 process tree: Python + the JVM) and, on the smallest size, on the in-memory executor.
 
-    .venv/bin/python bench/spark.py                                   # 1M and 10M, cap 3
+    .venv/bin/python bench/spark.py --memory 14g                      # 1M and 10M, cap 3 (~35 min)
     .venv/bin/python bench/spark.py --sizes 1M --max-chain-length 5 --memory 8g
 """
 
