@@ -27,6 +27,7 @@ from fincrime.engine.spark.expressions import (
     literal_value,
     value_term,
 )
+from fincrime.engine.spark.io import MAX_SLOW_LINES, parse_marked
 from fincrime.engine.spark.relations import (
     Checkpoint,
     Relation,
@@ -82,19 +83,31 @@ class SparkExecutor:
         return rel
 
     def load(self, triples: DataFrame) -> dict[RelKey, int]:
-        """Route distinct input triples (``s, p, o``) to class and predicate relations."""
+        """Route distinct input triples (``s, p, o``) to class and predicate relations; lines the
+        reader marked for the strict parser (null ``s``) are parsed here (see ``io``)."""
         triples = triples.distinct().persist()
-        keys = triples.select(
-            F.when(F.col("p") == TYPE_IRI, F.lit("c")).otherwise(F.lit("p")).alias("k"),
-            F.when(F.col("p") == TYPE_IRI, F.col("o")).otherwise(F.col("p")).alias("n"),
-        ).groupBy("k", "n").count().collect()
-        for row in keys:
-            key = RelKey("c", row["n"], 1) if row["k"] == "c" else RelKey("p", row["n"])
+        kind = F.when(F.col("s").isNull(), F.lit("!")).when(F.col("p") == TYPE_IRI, F.lit("c")).otherwise(F.lit("p"))
+        name = F.when(F.col("s").isNull(), F.lit(None)).when(F.col("p") == TYPE_IRI, F.col("o")).otherwise(F.col("p"))
+        counts = {(r["k"], r["n"]): int(r["count"])
+                  for r in triples.select(kind.alias("k"), name.alias("n")).groupBy("k", "n").count().collect()}
+        if counts.pop(("!", None), 0):
+            marked = triples.filter(F.col("s").isNull()).limit(MAX_SLOW_LINES + 1).collect()
+            parsed = parse_marked([(r["p"], r["o"]) for r in marked])
+            triples = triples.filter(F.col("s").isNotNull())
+            extra = self.spark.createDataFrame(parsed, "s string, p string, o string").distinct()
+            extra = extra.join(triples, on=["s", "p", "o"], how="left_anti").collect()  # few rows
+            for _s, p_, o_ in extra:
+                key = ("c", o_) if p_ == TYPE_IRI else ("p", p_)
+                counts[key] = counts.get(key, 0) + 1
+            if extra:
+                triples = triples.unionByName(self.spark.createDataFrame(extra, "s string, p string, o string"))
+        for (k, n), rows in counts.items():
+            key = RelKey("c", n, 1) if k == "c" else RelKey("p", n)
             if key.kind == "c":
                 part = triples.filter((F.col("p") == TYPE_IRI) & (F.col("o") == key.name)).select("s")
             else:
                 part = triples.filter(F.col("p") == key.name).select("s", "o")
-            self.relation(key).set_input(part.persist(), int(row["count"]))
+            self.relation(key).set_input(part.persist(), rows)
         loaded = [rel for rel in self.relations.values() if rel.input is not None]
         if loaded:  # one job computes (and so caches) every slice and their type classes
             for rel, classes in zip(loaded, column_classes([(rel, rel.input) for rel in loaded]), strict=True):

@@ -60,25 +60,37 @@ def _check_gzip_names(paths: Sequence[str]) -> None:
 
 
 def read_ntriples(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
+    """The triples of N-Triples files, in one pass over the lines.
+
+    Lines the fast path does not cover come back *marked*: a null ``s``, the line in ``p`` and
+    its file in ``o``; :func:`parse_marked` reads them with the strict parser on the driver
+    (the executor collects them from the same cached frame it loads, so no line is read twice).
+    """
     _check_gzip_names(paths)
     lines = spark.read.text(list(paths)).select("value", F.col("_metadata.file_path").alias("file"))
     lines = lines.filter(~F.col("value").rlike(_SKIP_LINE))
-    fast = F.col("value").rlike(_FAST_LINE)
     parts = F.split(F.trim(F.col("value")), r"[ \t]+", 3)
-    # two projections: the object is extracted once, then read by every branch of the fix-up
-    raw = lines.filter(fast).select(
-        parts.getItem(0).alias("s"), parts.getItem(1).alias("p"),
-        F.regexp_extract(F.col("value"), _FAST_LINE, 3).alias("o"),
+    fast = F.col("value").rlike(_FAST_LINE)
+    # two projections: the line is matched and the object extracted once, then read by every
+    # branch of the fix-up
+    raw = lines.select(
+        fast.alias("ok"), parts.getItem(0).alias("s"), parts.getItem(1).alias("p"),
+        F.when(fast, F.regexp_extract(F.col("value"), _FAST_LINE, 3)).alias("o"), "value", "file",
     )
-    good = raw.select("s", "p", _canonical_object(F.col("o")).alias("o"))
-    slow = lines.filter(~fast).limit(MAX_SLOW_LINES + 1).collect()
-    if not slow:
-        return good
-    if len(slow) > MAX_SLOW_LINES:
-        raise InputError(f"{slow[0]['file']}: more than {MAX_SLOW_LINES:,} lines need the strict N-Triples parser",
+    return raw.select(
+        F.when(F.col("ok"), F.col("s")).alias("s"),
+        F.when(F.col("ok"), F.col("p")).otherwise(F.col("value")).alias("p"),
+        F.when(F.col("ok"), _canonical_object(F.col("o"))).otherwise(F.col("file")).alias("o"),
+    )
+
+
+def parse_marked(rows: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """Triples of the marked lines ``(line, file)`` of :func:`read_ntriples`, by the strict
+    parser; a bad line raises a :class:`SourceError` naming its file and line."""
+    if len(rows) > MAX_SLOW_LINES:
+        raise InputError(f"{rows[0][1]}: more than {MAX_SLOW_LINES:,} lines need the strict N-Triples parser",
                          hint="check that the data files are N-Triples")
-    rows = [_parse_slow(r["value"], r["file"]) for r in slow]
-    return good.unionByName(spark.createDataFrame(rows, "s string, p string, o string"))
+    return [_parse_slow(line, file) for line, file in rows]
 
 
 def _parse_slow(text: str, file: str) -> tuple[str, str, str]:
