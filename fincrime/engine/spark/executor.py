@@ -317,15 +317,10 @@ class SparkExecutor:
     def atom_frame(self, atom: Atom, mode: str) -> DataFrame:
         """The facts matching an atom, as a frame with one column per distinct variable."""
         key = atom_key(atom)
-        if key.kind == "t":
-            frame = self._view(key, mode)
-            names, args = list(frame.columns), list(atom.args)
-        elif key.kind == "c":
-            frame, names, args = self._view(key, mode), ["s"], [atom.args[0]]
-        elif key.kind == "p" and key.name != TYPE_IRI:
-            frame, names, args = self._view(key, mode), ["s", "o"], [atom.args[0], atom.args[2]]
-        else:
+        if key.kind == "*" or (key.kind == "p" and key.name == TYPE_IRI):
             frame, names, args = self._all_triples(mode, only_types=key.kind == "p"), ["s", "p", "o"], list(atom.args)
+        else:
+            frame, names, args = self._view(key, mode), list(columns_of(key)), _column_args(atom, key)
         conds: list[Column] = []
         first_col: dict[str, str] = {}
         for name, arg in zip(names, args, strict=True):
