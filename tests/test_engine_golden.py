@@ -93,6 +93,14 @@ def test_bind_arithmetic_and_canonical_literals():
     assert objects(r, ":scaled") == {":a": f'"4.5E0"^^<{XSD}double>'}
 
 
+def test_bind_of_a_constant_binds_every_row_and_routes_a_variable_predicate():
+    r = run(
+        "[?y, ?rel, ?x] :- [?x, :pays, ?y], BIND(:paidBy AS ?rel) .",
+        "<:a> <:pays> <:b> .\n<:b> <:pays> <:c> .\n<:c> <:pays> <:d> .\n",
+    )
+    assert facts(r) == {(":b", ":paidBy", ":a"), (":c", ":paidBy", ":b"), (":d", ":paidBy", ":c")}
+
+
 def test_bind_error_means_no_binding():
     r = run(
         "[?x, :plus, ?n] :- [?x, :v, ?v], BIND(?v + 1 AS ?n) .",

@@ -37,6 +37,8 @@ DATA = f"""\
 """
 
 PROGRAM = """
+[?y, :from, ?p] :- [:a, ?p, ?y] .
+[?x, ?rel, ?y] :- [?y, :pays, ?x], BIND(:paidBy AS ?rel) .
 [?x, :reaches, ?y] :- [?x, :pays, ?y] .
 [?x, :reaches, ?z] :- [?x, :reaches, ?y], [?y, :pays, ?z] .
 [?x, :neg1, :yes] :- [?x, :kind, :A], NOT [?x, :p, :c] .

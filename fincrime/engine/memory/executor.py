@@ -359,7 +359,7 @@ class MemoryExecutor:
             return frame[expr.name]
         scratch = _Scratch(self, frame)
         parts = value_columns(scratch.compiler(base, expr_vars(expr)).compile(expr))
-        return self._encode_parts(scratch.ready().select(parts))
+        return self._encode_parts(_per_row(scratch.ready(), parts))
 
     def _encode_parts(self, parts: pl.DataFrame) -> pl.Series:
         """Term ids of computed values: existing ids pass through, new values are spelled as
@@ -410,7 +410,7 @@ class MemoryExecutor:
                 scratch = _Scratch(self, rows)
                 value = scratch.compiler(base, expr_vars(b.args[0])).compile(b.args[0])
                 parts = [*value_columns(value), value.time.alias("time")]
-                computed = scratch.ready().select(parts)
+                computed = _per_row(scratch.ready(), parts)
                 ids = computed["id"] if isinstance(b.args[0], EVar) else self._encode_parts(computed.drop("time"))
                 rows = rows.with_columns(
                     ids.alias(col), computed["kind"].alias(f"{col}k"), computed["num"].alias(f"{col}n"),
@@ -450,6 +450,15 @@ class MemoryExecutor:
             out_cols.append(pl.col(b.var))
         final = result.select(out_cols)
         return final.filter(pl.all_horizontal([pl.col(v).is_not_null() for v in final.columns]))
+
+
+def _per_row(frame: pl.DataFrame, exprs: list[pl.Expr]) -> pl.DataFrame:
+    """``frame.select(exprs)`` with one row per frame row, also when every expression is a
+    constant (polars then gives a single row, e.g. for ``BIND(:x AS ?v)``)."""
+    out = frame.select(exprs)
+    if out.height == frame.height:
+        return out
+    return pl.int_range(frame.height, eager=True).to_frame("__row").join(out, how="cross").drop("__row")
 
 
 def _unit(rows: int) -> pl.DataFrame:
