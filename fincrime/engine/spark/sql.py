@@ -131,7 +131,8 @@ def cmp(op: str, a: S, b: S) -> S:
     if a.is_const and b.is_const:
         if a.const is None or b.const is None:
             return null("BOOLEAN")
-        if _same_kind(a.const, b.const) and not (isinstance(a.const, float) and math.isnan(a.const)):
+        nan = any(isinstance(c, float) and math.isnan(c) for c in (a.const, b.const))  # Spark orders NaN
+        if _same_kind(a.const, b.const) and not nan:
             return lit(_PY_CMP[op](a.const, b.const))
     return S(f"({a.sql} {op} {b.sql})")
 
