@@ -153,8 +153,7 @@ class Compiler:
             raise InputError("IF takes 3 arguments")
         cond, cerr = ebv(self.compile(exprs[0]))
         a, b = self.compile(exprs[1]), self.compile(exprs[2])
-        types = {**V.TYPES, "err": "BOOLEAN", "term": "STRING"}
-        pick = {f: when([(cond, getattr(a, f))], getattr(b, f), types[f]) for f in (*V.ATTRS, "err", "term")}
+        pick = {f: when([(cond, getattr(a, f))], getattr(b, f), FIELD_TYPES[f]) for f in (*V.ATTRS, "err", "term")}
         pick["err"] = or_(cerr, pick["err"])
         return Value(**pick, number=a.number or b.number)
 
