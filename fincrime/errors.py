@@ -56,7 +56,17 @@ class SourceError(InputError):
         out = [self.one_line()]
         if self.text is not None:
             shown = self.text.rstrip("\n")
+            caret = max((self.column or 1) - 1, 0)
+            if len(shown) > _SHOWN:  # a window around the column, so a huge line stays readable
+                start = max(0, min(caret - _SHOWN // 2, len(shown) - _SHOWN))
+                window = shown[start : start + _SHOWN]
+                lead = "…" if start else ""
+                shown = lead + window + ("…" if start + _SHOWN < len(shown) else "")
+                caret = caret - start + len(lead)
             out.append("    " + shown)
             if self.column is not None:
-                out.append("    " + " " * max(self.column - 1, 0) + "^")
+                out.append("    " + " " * caret + "^")
         return "\n".join(out)
+
+
+_SHOWN = 100  # characters of the offending line shown under an error

@@ -12,12 +12,18 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = RDF + "type"
+OWL = "http://www.w3.org/2002/07/owl#"
+RDFOX = "http://oxfordsemantic.tech/RDFox#"
+SH = "http://www.w3.org/ns/shacl#"
+SWRL = "http://www.w3.org/2003/11/swrl#"
+SWRLB = "http://www.w3.org/2003/11/swrlb#"
 
 # fincrime's own terms: rule parameters set by jobs (see rules/README.md)
 PARAM = "https://w3id.org/fincrime/param#"
 PARAM_SUBJECT = PARAM + "job"
 
 #: Prefixes every fincrime component declares by default; a caller or a file may override them.
+#: Besides the reference vocabulary's, those RDFox declares in every data store.
 DEFAULT_PREFIXES: dict[str, str] = {
     "": ENT,
     "prop": PROP,
@@ -26,5 +32,10 @@ DEFAULT_PREFIXES: dict[str, str] = {
     "rdf": RDF,
     "rdfs": RDFS,
     "xsd": XSD,
+    "owl": OWL,
+    "rdfox": RDFOX,
+    "sh": SH,
+    "swrl": SWRL,
+    "swrlb": SWRLB,
     "param": PARAM,
 }

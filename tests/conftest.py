@@ -1,14 +1,16 @@
 """Shared fixtures. Tests that read ../shared (the steering side's reference material) skip when
-it is absent, so a fresh clone of the repository alone still passes."""
+it is absent, so a fresh clone of the repository alone still passes. ``FINCRIME_SHARED`` points
+elsewhere (a checkout in another folder, such as a git worktree)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("FINCRIME_SHARED") or ROOT.parent / "shared")
 SEED = SHARED / "seed"
 
 

@@ -33,6 +33,7 @@ _LANG = re.compile(r"@([a-zA-Z]+(?:-[a-zA-Z0-9]+)*)")
 _PUNCTS = (":-", "^^", "<=", ">=", "!=", "&&", "||", "[", "]", "(", ")", ",", ".", "=", "<", ">",
            "+", "-", "*", "/", "!")
 _OPERAND_END = {"IRI", "PNAME", "VAR", "STRING", "NUMBER", "LANG"}
+_DIGITS = frozenset("0123456789")  # str.isdigit() also holds for '²', which no number starts with
 _STRING_ESC = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 
 
@@ -69,8 +70,9 @@ def tokenize(text: str, source: str) -> list[Token]:
             prev is not None and prev.kind == "PNAME" and len(tokens) > 1
             and tokens[-2].kind == "NAME" and tokens[-2].value in ("PREFIX", "@PREFIX")
         )
+        # ']' ends an atom, never an operand: what follows it may be a graph IRI
         after_operand = prev is not None and not declaring and (
-            prev.kind in _OPERAND_END or (prev.kind == "PUNCT" and prev.text in (")", "]"))
+            prev.kind in _OPERAND_END or (prev.kind == "PUNCT" and prev.text == ")")
         )
         if c == "<" and not after_operand and (m := _IRI.match(text, i)):
             tokens.append(Token("IRI", m.group(0), line, col, m.group(1)))
@@ -97,9 +99,10 @@ def tokenize(text: str, source: str) -> list[Token]:
             tokens.append(Token("PNAME", m.group(0), line, col))
             i = m.end()
             continue
-        if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
             m = _NUMBER.match(text, i)
-            assert m
+            if m is None:
+                raise fail(f"unexpected character {c!r}", i)
             num = m.group(0)
             if num.endswith(".") :  # "30." is the integer 30 followed by the end of a rule
                 num = num[:-1]
@@ -143,7 +146,10 @@ def _read_string(text: str, i: int, fail) -> tuple[str, int]:  # type: ignore[no
                 width = 4 if e == "u" else 8
                 digits = text[j + 2 : j + 2 + width]
                 if len(digits) == width and all(d in "0123456789abcdefABCDEF" for d in digits):
-                    out.append(chr(int(digits, 16)))
+                    code = int(digits, 16)
+                    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                        raise fail(f"\\{e}{digits} is not a Unicode character", j)
+                    out.append(chr(code))
                     j += 2 + width
                     continue
             raise fail("bad escape sequence in string", j)

@@ -1,10 +1,14 @@
 """Parser of RDFox-dialect Datalog into :mod:`fincrime.rules.ast`.
 
 Supported: ``PREFIX``/``@prefix``, ``BASE``/``base``/``@base``, ``#`` comments, facts, rules with
-multi-atom heads, triple atoms ``[s, p, o]`` with ``a``, the shorthands ``:C(?x)`` (class) and
-``:p(?x, ?y)`` (triple), n-ary tuple-table atoms (any arity other than 1 and 2, or a name in the
-``tt:`` namespace), ``FILTER``, ``BIND``, ``NOT`` / ``NOT EXISTS ?v IN (...)`` and
-``AGGREGATE(... ON ?g BIND F(?x) AS ?v ...)``. Errors carry file, line, column and a caret.
+multi-atom heads, triple atoms ``[s, p, o]`` with ``a`` and an optional named graph
+(``[s, p, o] :G``, ``[s, p, o] ?g``), class and property atoms ``:C[?x]`` / ``:p[?x, ?y]`` (also
+with a graph) and their older spelling ``:C(?x)`` / ``:p(?x, ?y)``, tuple-table atoms
+``tt:name(...)`` / ``name(...)`` (see :meth:`_Parser.paren_atom` for how the two readings of
+parentheses are told apart), ``rdfox:DefaultTriples(s, p, o)`` / ``rdfox:Quads(s, p, o, g)``,
+``FILTER``, ``BIND``, ``NOT`` / ``NOT EXISTS ?v IN atom-or-(...)`` (also ``NOT EXIST``) and
+``AGGREGATE(... ON ?g BIND F(?x) AS ?v ...)``. Errors carry file, line, column and a caret;
+nesting is bounded (:data:`MAX_DEPTH`), so no input can exhaust the stack.
 
 >>> prog = parse_program('[?x, a, :Hub] :- [?x, :p, ?y], FILTER(?y > 3) .', prefixes={"": "http://e/"})
 >>> str(prog.rules[0].head[0])
@@ -19,7 +23,15 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from fincrime.errors import InputError, SourceError
-from fincrime.rdf.terms import XSD_BOOLEAN, XSD_DECIMAL, XSD_DOUBLE, XSD_INTEGER, iri, literal
+from fincrime.rdf.terms import (
+    XSD_BOOLEAN,
+    XSD_DECIMAL,
+    XSD_DOUBLE,
+    XSD_INTEGER,
+    iri,
+    literal,
+    parse_term,
+)
 from fincrime.rules.ast import (
     AggBind,
     Aggregate,
@@ -39,11 +51,35 @@ from fincrime.rules.ast import (
     Rule,
     Var,
 )
+from fincrime.rules.builtins import (
+    AGGREGATES,
+    CASTS,
+    FUNCTIONS,
+    aggregate_error,
+    arity_error,
+    regex_error,
+)
 from fincrime.rules.lexer import Token, tokenize
-from fincrime.vocab import DEFAULT_PREFIXES, RDF_TYPE, TT
+from fincrime.vocab import DEFAULT_PREFIXES, RDF_TYPE, RDFOX, TT
 
-AGGREGATE_FUNCS = {"COUNT", "SUM", "MIN", "MAX", "AVG", "SAMPLE", "GROUP_CONCAT"}
+AGGREGATE_FUNCS = frozenset(AGGREGATES)
+#: Deepest nesting of parentheses, calls and NOT / AGGREGATE bodies, and the deepest expression
+#: tree (``1 + 1 + ...`` is deep too): deeper input is refused with a clean error, so no input
+#: can exhaust the stack of the parser or of the engines that walk the tree (RDFox rules nest a
+#: few levels).
+MAX_NESTING = 64
+MAX_DEPTH = 100
+#: Words that begin a body literal or a directive, so they cannot name a tuple table.
+RESERVED = frozenset({"FILTER", "BIND", "NOT", "AGGREGATE", "EXISTS", "EXIST", "IN", "ON", "AS", "PREFIX",
+                      "@PREFIX", "BASE", "@BASE", "TRUE", "FALSE", "A"})
+#: RDFox's built-in tuple tables of the RDF dataset: read and written as triple atoms.
+DEFAULT_TRIPLES = ("DefaultTriples", RDFOX + "DefaultTriples")
+QUADS = ("Quads", RDFOX + "Quads")
+
 _COMPARISONS = {"=", "!=", "<", "<=", ">", ">="}
+# binding strength of binary operators (higher binds tighter); comparisons do not chain
+_BINARY = {"||": 1, "&&": 2, **{op: 3 for op in _COMPARISONS}, "IN": 3, "NOT IN": 3, "+": 4, "-": 4, "*": 5, "/": 5}
+_COMPARISON_LEVEL = 3
 
 
 class _Parser:
@@ -55,11 +91,16 @@ class _Parser:
         self.i = 0
         self.prefixes = dict(prefixes)
         self.base = base
+        self.depth = 0
+        self._depths: dict[int, tuple[int, Expr]] = {}  # id(node) -> (depth of its tree, node)
 
     # --- token helpers --------------------------------------------------------------------
     @property
     def tok(self) -> Token:
         return self.tokens[self.i]
+
+    def peek(self, k: int = 1) -> Token:
+        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
 
     def advance(self) -> Token:
         t = self.tokens[self.i]
@@ -81,21 +122,32 @@ class _Parser:
     def is_name(self, *names: str) -> bool:
         return self.tok.kind == "NAME" and self.tok.value in names
 
+    def found(self) -> str:
+        return repr(self.tok.text) if self.tok.text else "end of file"
+
     def expect_punct(self, p: str, what: str | None = None) -> Token:
         if not self.is_punct(p):
-            found = self.tok.text or "end of file"
-            raise self.fail(f"expected '{p}'{' ' + what if what else ''}, found {found!r}")
+            raise self.fail(f"expected '{p}'{' ' + what if what else ''}, found {self.found()}")
         return self.advance()
 
     def expect_name(self, name: str) -> Token:
         if not self.is_name(name):
-            raise self.fail(f"expected {name}, found {self.tok.text or 'end of file'!r}")
+            raise self.fail(f"expected {name}, found {self.found()}")
         return self.advance()
 
     def expect_var(self) -> str:
         if self.tok.kind != "VAR":
-            raise self.fail(f"expected a variable, found {self.tok.text or 'end of file'!r}")
+            raise self.fail(f"expected a variable, found {self.found()}")
         return self.advance().value
+
+    def enter(self) -> None:
+        """One level deeper into nested syntax; refuses nesting beyond :data:`MAX_NESTING`."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(f"nested deeper than {MAX_NESTING} levels (parentheses, calls, NOT, AGGREGATE)")
+
+    def leave(self) -> None:
+        self.depth -= 1
 
     # --- program --------------------------------------------------------------------------
     def program(self) -> list[Rule]:
@@ -158,7 +210,7 @@ class _Parser:
             self.advance()
             items.append(self.body_item())
         if not (self.is_punct(stop) or (allow_on and self.is_name("ON", "BIND"))):
-            raise self.fail(f"expected ',' or '{stop}', found {self.tok.text or 'end of file'!r}")
+            raise self.fail(f"expected ',' or '{stop}', found {self.found()}")
         return items
 
     def body_item(self) -> BodyItem:
@@ -184,23 +236,28 @@ class _Parser:
         return self.atom(head=False)
 
     def negation(self) -> Negation:
+        """``NOT atom``, ``NOT (conj)``, ``NOT EXISTS ?v, ... IN atom`` or ``... IN (conj)``
+        (RDFox also reads ``EXIST``; the variables may be separated by commas or spaces)."""
         t = self.advance()
         exists: list[str] = []
-        if self.is_name("EXISTS"):
+        if self.is_name("EXISTS", "EXIST"):
             self.advance()
             exists.append(self.expect_var())
-            while self.is_punct(","):
-                self.advance()
+            while self.tok.kind == "VAR" or (self.is_punct(",") and self.peek().kind == "VAR"):
+                if self.is_punct(","):
+                    self.advance()
                 exists.append(self.expect_var())
             self.expect_name("IN")
-        if self.is_punct("("):
-            self.advance()
-            items = self.body_items(stop=")")
-            self.expect_punct(")")
-        else:
-            if exists:
-                raise self.fail("expected '(' after NOT EXISTS ... IN")
-            items = [self.atom(head=False)]
+        self.enter()
+        try:
+            if self.is_punct("("):
+                self.advance()
+                items = self.body_items(stop=")")
+                self.expect_punct(")", "to close NOT")
+            else:
+                items = [self.atom(head=False)]
+        finally:
+            self.leave()
         for item in items:
             if isinstance(item, Negation | Aggregate | Bind):
                 raise self.fail("NOT may contain only atoms and FILTERs", t)
@@ -209,7 +266,11 @@ class _Parser:
     def aggregate(self) -> Aggregate:
         t = self.advance()
         self.expect_punct("(", "after AGGREGATE")
-        items = self.body_items(stop=")", allow_on=True)
+        self.enter()
+        try:
+            items = self.body_items(stop=")", allow_on=True)
+        finally:
+            self.leave()
         group: list[str] = []
         if self.is_name("ON"):
             self.advance()
@@ -220,67 +281,137 @@ class _Parser:
         binds: list[AggBind] = []
         while self.is_name("BIND"):
             self.advance()
-            ft = self.tok
-            if ft.kind != "NAME" or ft.value not in AGGREGATE_FUNCS:
-                raise self.fail(f"expected an aggregate function ({', '.join(sorted(AGGREGATE_FUNCS))})")
-            self.advance()
-            self.expect_punct("(")
-            distinct = False
-            if self.is_name("DISTINCT"):
-                self.advance()
-                distinct = True
-            args: list[Expr] = []
-            if self.is_punct("*"):
-                self.advance()
-            elif not self.is_punct(")"):
-                args.append(self.expr())
-            separator = " "
-            while self.is_punct(","):  # GROUP_CONCAT(?x, "sep") or SEPARATOR
-                self.advance()
-                if self.tok.kind == "STRING":
-                    separator = self.advance().value
-                else:
-                    args.append(self.expr())
-            self.expect_punct(")", f"to close {ft.value}")
-            self.expect_name("AS")
-            binds.append(AggBind(ft.value, tuple(args), self.expect_var(), distinct, separator))
+            binds.append(self.aggregate_bind())
         if not binds:
             raise self.fail("AGGREGATE needs at least one 'BIND F(...) AS ?v'")
         self.expect_punct(")", "to close AGGREGATE")
         return Aggregate(tuple(items), tuple(group), tuple(binds), self.pos(t))
+
+    def aggregate_bind(self) -> AggBind:
+        ft = self.tok
+        if ft.kind != "NAME":
+            raise self.fail(f"expected an aggregate function such as MIN or COUNT, found {self.found()}")
+        if ft.value not in AGGREGATE_FUNCS:
+            raise self.fail(aggregate_error(ft.value, 0) or "", ft)
+        self.advance()
+        self.expect_punct("(", f"after {ft.value}")
+        distinct = False
+        if self.is_name("DISTINCT"):
+            self.advance()
+            distinct = True
+        args: list[Expr] = []
+        star = False
+        if self.is_punct("*"):
+            self.advance()
+            star = True
+        elif not self.is_punct(")"):
+            args.append(self.expr())
+        separator = " "
+        while self.is_punct(","):  # GROUP_CONCAT(?x, "sep"), or the key of an ARGMIN/ARGMAX form
+            self.advance()
+            if ft.value == "GROUP_CONCAT" and self.tok.kind == "STRING" and self.peek().text == ")":
+                separator = self.advance().value
+            else:
+                args.append(self.expr())
+        close = self.expect_punct(")", f"to close {ft.value}")
+        if star and ft.value != "COUNT":
+            raise self.fail(f"{ft.value}(*) is not allowed: only COUNT(*) counts answers", ft)
+        if not star and ft.value == "COUNT" and not args:
+            raise self.fail("COUNT needs an argument or '*'", close)
+        problem = aggregate_error(ft.value, len(args))
+        if problem:
+            raise self.fail(problem, ft)
+        self.expect_name("AS")
+        return AggBind(ft.value, tuple(args), self.expect_var(), distinct, separator, self.pos(ft))
 
     # --- atoms and terms ------------------------------------------------------------------
     def atom(self, head: bool) -> Atom:
         t = self.tok
         if self.is_punct("["):
             self.advance()
-            s = self.arg()
-            self.expect_punct(",", "between atom arguments")
-            p = self.arg(predicate=True)
-            self.expect_punct(",", "between atom arguments")
-            o = self.arg()
-            self.expect_punct("]", "to close the atom")
-            return Atom((s, p, o), None, self.pos(t))
-        if t.kind in ("PNAME", "IRI"):
-            name = self.iri_of(self.advance())
-            if not self.is_punct("("):
-                raise self.fail("expected '(' after the predicate name", self.tok)
+            args = self.atom_args("]", triple=True)
+            if len(args) != 3:
+                raise self.fail(f"a triple atom [s, p, o] has three arguments, got {len(args)}", t)
+            if isinstance(args[1], Const) and not args[1].term.startswith("<"):
+                raise self.fail("a predicate must be an IRI or a variable", t)
+            return Atom(tuple(args), None, self.pos(t), self.graph_term(), "")
+        named = t.kind in ("PNAME", "IRI") or (t.kind == "NAME" and t.value not in RESERVED)
+        if not named:
+            what = "a head atom" if head else "an atom, FILTER, BIND, NOT or AGGREGATE"
+            raise self.fail(f"expected {what}, found {self.found()}")
+        name = self.advance().text if t.kind == "NAME" else self.iri_of(self.advance())[1:-1]
+        if self.is_punct("["):
+            return self.bracket_atom(t, name)
+        if self.is_punct("("):
+            return self.paren_atom(t, name)
+        raise self.fail(f"expected '[' or '(' after {t.text!r}, found {self.found()}")
+
+    def atom_args(self, close: str, triple: bool = False) -> list[Arg]:
+        """Arguments up to ``close``; in a triple atom the second may be ``a`` (rdf:type)."""
+        args: list[Arg] = []
+        if not self.is_punct(close):
+            args.append(self.arg())
+            while self.is_punct(","):
+                self.advance()
+                args.append(self.arg(predicate=triple and len(args) == 1))
+        if not self.is_punct(close):
+            raise self.fail(f"expected ',' or '{close}' after an atom argument, found {self.found()}")
+        self.advance()
+        return args
+
+    def bracket_atom(self, t: Token, name: str) -> Atom:
+        """``:C[?x]`` (class atom) and ``:p[?x, ?y]`` (property atom), RDFox's current form."""
+        if t.kind == "NAME":
+            raise self.fail(f"a class or property name must be an IRI or a prefixed name, not {t.text!r}", t)
+        self.advance()
+        args = self.atom_args("]")
+        if len(args) == 1:
+            atom_args: tuple[Arg, ...] = (args[0], Const(iri(RDF_TYPE)), Const(iri(name)))
+        elif len(args) == 2:
+            atom_args = (args[0], Const(iri(name)), args[1])
+        else:
+            raise self.fail(
+                f"{t.text}[...] has {len(args)} arguments: a class atom C[?x] takes one, a property atom p[?x, ?y] two", t
+            )
+        return Atom(atom_args, None, self.pos(t), self.graph_term(), "bracket")
+
+    def paren_atom(self, t: Token, name: str) -> Atom:
+        """``name(t1, ..., tn)``: a tuple-table atom in current RDFox; in RDFox 4/5 (and the
+        reference rules' era) ``:C(?x)`` and ``:p(?x, ?y)`` were class and property atoms.
+
+        Both readings are accepted where they cannot be confused: a bare name (``employee``),
+        a name in the ``tt:`` namespace, or any other arity than one or two is a tuple table;
+        an IRI with one or two arguments is a class / property atom, as the older syntax and
+        the project's files read. ``rdfox:DefaultTriples(s, p, o)`` and
+        ``rdfox:Quads(s, p, o, g)`` are RDFox's dataset tables: triples and named-graph triples.
+        """
+        self.advance()
+        args = self.atom_args(")")
+        if not args:
+            raise self.fail(f"{t.text}() has no arguments: an atom needs at least one (RDFox has no nullary atoms)", t)
+        if name in DEFAULT_TRIPLES or name in QUADS:
+            want = 3 if name in DEFAULT_TRIPLES else 4
+            if len(args) != want:
+                raise self.fail(f"{t.text} has {want} columns, got {len(args)} arguments", t)
+            graph = args[3] if want == 4 else None
+            return Atom(tuple(args[:3]), None, self.pos(t), graph, "table")
+        if t.kind == "NAME" or name.startswith(TT) or len(args) not in (1, 2):
+            return Atom(tuple(args), name, self.pos(t), None, "table")
+        if len(args) == 1:
+            return Atom((args[0], Const(iri(RDF_TYPE)), Const(iri(name))), None, self.pos(t), None, "paren")
+        return Atom((args[0], Const(iri(name)), args[1]), None, self.pos(t), None, "paren")
+
+    def graph_term(self) -> Arg | None:
+        """The named graph after a triple, class or property atom, if one is written."""
+        t = self.tok
+        if t.kind == "VAR":
             self.advance()
-            args: list[Arg] = []
-            if not self.is_punct(")"):
-                args.append(self.arg())
-                while self.is_punct(","):
-                    self.advance()
-                    args.append(self.arg())
-            self.expect_punct(")", "to close the atom")
-            table_name = name[1:-1]
-            if table_name.startswith(TT) or len(args) not in (1, 2):
-                return Atom(tuple(args), table_name, self.pos(t))
-            if len(args) == 1:
-                return Atom((args[0], Const(iri(RDF_TYPE)), Const(name)), None, self.pos(t))
-            return Atom((args[0], Const(name), args[1]), None, self.pos(t))
-        what = "a head atom" if head else "an atom, FILTER, BIND, NOT or AGGREGATE"
-        raise self.fail(f"expected {what}, found {t.text or 'end of file'!r}")
+            return Var(t.value)
+        if t.kind in ("IRI", "PNAME"):
+            return Const(self.iri_of(self.advance()))
+        if t.kind in ("STRING", "NUMBER") or (t.kind == "NAME" and t.value in ("TRUE", "FALSE")):
+            raise self.fail("a graph name must be an IRI or a variable")
+        return None
 
     def arg(self, predicate: bool = False) -> Arg:
         t = self.tok
@@ -318,7 +449,7 @@ class _Parser:
         if t.kind == "NAME" and t.value in ("TRUE", "FALSE"):
             self.advance()
             return literal(t.value.lower(), XSD_BOOLEAN)
-        raise self.fail(f"expected a variable or a constant, found {t.text or 'end of file'!r}")
+        raise self.fail(f"expected a variable or a constant, found {self.found()}")
 
     def iri_of(self, t: Token) -> str:
         if t.kind == "IRI":
@@ -335,79 +466,99 @@ class _Parser:
         return ref
 
     # --- expressions ----------------------------------------------------------------------
-    def expr(self) -> Expr:
-        left = self.and_expr()
-        while self.is_punct("||"):
-            self.advance()
-            left = ECall("||", (left, self.and_expr()))
-        return left
+    def node(self, op: str, args: tuple[Expr, ...], tok: Token) -> ECall:
+        """A call node, checked: a known name with an accepted number of arguments, a tree no
+        deeper than :data:`MAX_DEPTH` (a long chain ``1 + 1 + ...`` is deep too)."""
+        depth = 1 + max((self._depths.get(id(a), (1, a))[0] for a in args), default=0)
+        if depth > MAX_DEPTH:
+            raise self.fail(f"expression nested deeper than {MAX_DEPTH} levels", tok)
+        if op in FUNCTIONS:
+            problem = arity_error(op, len(args))
+        elif op in CASTS:
+            problem = None if len(args) == 1 else f"the cast {tok.text} takes one argument, got {len(args)}"
+        else:
+            problem = f"unknown function {tok.text}"
+        if problem is None and op == "REGEX":
+            problem = _constant_regex_error(args)
+        if problem:
+            raise self.fail(problem, tok)
+        call = ECall(op, args, self.pos(tok))
+        self._depths[id(call)] = (depth, call)
+        return call
 
-    def and_expr(self) -> Expr:
-        left = self.comparison()
-        while self.is_punct("&&"):
-            self.advance()
-            left = ECall("&&", (left, self.comparison()))
-        return left
-
-    def comparison(self) -> Expr:
-        left = self.additive()
-        if self.tok.kind == "PUNCT" and self.tok.text in _COMPARISONS:
-            op = self.advance().text
-            return ECall(op, (left, self.additive()))
-        if self.is_name("IN") or (self.is_name("NOT") and self._peek_name(1, "IN")):
-            negate = self.is_name("NOT")
-            if negate:
-                self.advance()
-            self.advance()
-            self.expect_punct("(")
-            options: list[Expr] = []
-            if not self.is_punct(")"):
-                options.append(self.expr())
-                while self.is_punct(","):
-                    self.advance()
-                    options.append(self.expr())
-            self.expect_punct(")")
-            return ECall("NOT IN" if negate else "IN", (left, *options))
-        return left
-
-    def _peek_name(self, k: int, name: str) -> bool:
-        t = self.tokens[min(self.i + k, len(self.tokens) - 1)]
-        return t.kind == "NAME" and t.value == name
-
-    def additive(self) -> Expr:
-        left = self.multiplicative()
-        while self.is_punct("+") or self.is_punct("-"):
-            op = self.advance().text
-            left = ECall(op, (left, self.multiplicative()))
-        return left
-
-    def multiplicative(self) -> Expr:
+    def expr(self, level: int = 1) -> Expr:
+        """Operator precedence climbing: a loop per operator, a frame per right operand."""
         left = self.unary()
-        while self.is_punct("*") or self.is_punct("/"):
-            op = self.advance().text
-            left = ECall(op, (left, self.unary()))
-        return left
+        compared = False
+        while True:
+            t = self.tok
+            op = self._binary_op()
+            if op is None or _BINARY[op] < level:
+                return left
+            strength = _BINARY[op]
+            if strength == _COMPARISON_LEVEL:
+                if compared:  # a < b < c: SPARQL compares two operands only
+                    raise self.fail(f"comparisons do not chain: put parentheses around one side of {t.text!r}", t)
+                compared = True
+            if op in ("IN", "NOT IN"):
+                left = self.in_list(left, op, t)
+                continue
+            self.advance()
+            right = self.expr(strength + 1)
+            left = self.node(op, (left, right), t)
+
+    def _binary_op(self) -> str | None:
+        t = self.tok
+        if t.kind == "PUNCT" and t.text in _BINARY:
+            return t.text
+        if self.is_name("IN"):
+            return "IN"
+        if self.is_name("NOT") and self.peek().kind == "NAME" and self.peek().value == "IN":
+            return "NOT IN"
+        return None
+
+    def in_list(self, left: Expr, op: str, t: Token) -> Expr:
+        if op == "NOT IN":
+            self.advance()
+        self.advance()
+        self.expect_punct("(", f"after {op}")
+        self.enter()
+        options: list[Expr] = []
+        if not self.is_punct(")"):
+            options.append(self.expr())
+            while self.is_punct(","):
+                self.advance()
+                options.append(self.expr())
+        self.expect_punct(")", f"to close {op} (...)")
+        self.leave()
+        return self.node(op, (left, *options), t)
 
     def unary(self) -> Expr:
-        if self.is_punct("!"):
-            self.advance()
-            return ECall("!", (self.unary(),))
+        prefix: list[Token] = []
+        while self.tok.kind == "PUNCT" and self.tok.text in ("!", "-", "+"):
+            if self.tok.text == "-" and self.peek().kind == "NUMBER":
+                break  # a negative number constant
+            prefix.append(self.advance())
+            if len(prefix) > MAX_DEPTH:
+                raise self.fail(f"expression nested deeper than {MAX_DEPTH} levels", prefix[-1])
         if self.is_punct("-"):
             self.advance()
-            if self.tok.kind == "NUMBER":
-                return EConst(number_literal("-" + self.advance().value))
-            return ECall("NEG", (self.unary(),))
-        if self.is_punct("+"):
-            self.advance()
-            return self.unary()
-        return self.primary()
+            operand: Expr = EConst(number_literal("-" + self.advance().value))
+        else:
+            operand = self.primary()
+        for t in reversed(prefix):
+            if t.text != "+":
+                operand = self.node("!" if t.text == "!" else "NEG", (operand,), t)
+        return operand
 
     def primary(self) -> Expr:
         t = self.tok
         if self.is_punct("("):
             self.advance()
+            self.enter()
             e = self.expr()
-            self.expect_punct(")")
+            self.expect_punct(")", "to close '('")
+            self.leave()
             return e
         if t.kind == "VAR":
             self.advance()
@@ -416,16 +567,17 @@ class _Parser:
             self.advance()
             if not self.is_punct("("):
                 raise self.fail(f"unknown keyword {t.text!r} in an expression", t)
-            return ECall(t.value, self.call_args(t))
+            return self.node(t.value, self.call_args(t), t)
         if t.kind in ("IRI", "PNAME"):
             name = self.iri_of(self.advance())
             if self.is_punct("("):
-                return ECall(name, self.call_args(t))
+                return self.node(name, self.call_args(t), t)
             return EConst(name)
         return EConst(self.constant())
 
     def call_args(self, name: Token) -> tuple[Expr, ...]:
         self.expect_punct("(")
+        self.enter()
         args: list[Expr] = []
         if not self.is_punct(")"):
             args.append(self.expr())
@@ -433,7 +585,26 @@ class _Parser:
                 self.advance()
                 args.append(self.expr())
         self.expect_punct(")", f"to close {name.text}(")
+        self.leave()
         return tuple(args)
+
+
+def _constant_regex_error(args: tuple[Expr, ...]) -> str | None:
+    """A constant REGEX pattern (and flags) is checked now rather than when the rules run."""
+    texts: list[str | None] = []
+    for arg in args[1:]:
+        if not isinstance(arg, EConst):
+            texts.append(None)
+            continue
+        term = parse_term(arg.term)
+        if term.kind != "literal":
+            return "a REGEX pattern and its flags are strings"
+        texts.append(term.value)
+    pattern = texts[0]
+    flags = texts[1] if len(texts) > 1 else ""
+    if pattern is None:
+        return None
+    return regex_error(pattern, flags or "")
 
 
 def _has_scheme(ref: str) -> bool:
@@ -459,15 +630,20 @@ def parse_program(
     *,
     prefixes: Mapping[str, str] | None = None,
     base: str | None = None,
+    check: bool = True,
 ) -> Program:
-    """Parse the text of one rule file. ``prefixes`` default to :data:`DEFAULT_PREFIXES`."""
+    """Parse the text of one rule file. ``prefixes`` add to (or replace) :data:`DEFAULT_PREFIXES`."""
     declared = dict(DEFAULT_PREFIXES if prefixes is None else {**DEFAULT_PREFIXES, **prefixes})
     parser = _Parser(text, source, declared, base)
-    rules = parser.program()
+    try:
+        rules = parser.program()
+    except RecursionError:  # a backstop: nesting is bounded, so this means a deeper bug
+        raise parser.fail("the rules nest too deeply to parse") from None
     program = Program(rules=rules, prefixes=parser.prefixes, sources=[source])
-    from fincrime.rules.check import check_program  # local: check imports the plan helpers
+    if check:
+        from fincrime.rules.check import check_program  # local: check imports the plan helpers
 
-    check_program(program)
+        check_program(program)
     return program
 
 
@@ -477,6 +653,8 @@ def parse_files(
     prefixes: Mapping[str, str] | None = None,
 ) -> Program:
     """Parse several rule files into one program (each file keeps its own prefixes and base)."""
+    from fincrime.rules.check import check_program
+
     merged = Program()
     for path in paths:
         p = Path(path)
@@ -484,10 +662,13 @@ def parse_files(
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise InputError(f"{p}: no such rule file") from exc
+        except IsADirectoryError as exc:
+            raise InputError(f"{p}: a directory, not a rule file") from exc
         except UnicodeDecodeError as exc:
             raise InputError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-        part = parse_program(text, str(p), prefixes=prefixes)
+        part = parse_program(text, str(p), prefixes=prefixes, check=False)
         merged.rules.extend(part.rules)
         merged.sources.append(str(p))
         merged.prefixes.update(part.prefixes)
+    check_program(merged)
     return merged

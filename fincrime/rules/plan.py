@@ -36,6 +36,7 @@ from fincrime.rules.ast import (
     Var,
     expr_vars,
 )
+from fincrime.rules.check import atoms_of
 from fincrime.vocab import RDF_TYPE
 
 TYPE_IRI = iri(RDF_TYPE)
@@ -199,6 +200,12 @@ def _negative_keys(body: BodyPlan) -> list[RelKey]:
 
 def build_plan(program: Program) -> ProgramPlan:
     """Stratify a program and plan each rule; raise when negation or aggregation is recursive."""
+    for rule in program.rules:
+        for atom in (*rule.head, *atoms_of(rule.body)):
+            if atom.graph is not None:  # until the executors keep named graphs
+                pos = atom.pos or rule.pos
+                raise SourceError("named-graph atoms are not executed yet", source=pos.source if pos else "<rules>",
+                                  line=pos.line if pos else 1, column=pos.column if pos else None)
     facts = [r for r in program.rules if r.is_fact]
     rules = [r for r in program.rules if not r.is_fact]
     plans = [RulePlan(i, r, plan_body(r.body)) for i, r in enumerate(rules)]

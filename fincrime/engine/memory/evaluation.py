@@ -13,6 +13,7 @@ import polars as pl
 from fincrime.engine.memory.dictionary import ID, TermDictionary
 from fincrime.engine.memory.expressions import Compiler, Value, attr_column, ebv
 from fincrime.engine.memory.values import KIND_BLANK, KIND_IRI, KIND_LITERAL
+from fincrime.errors import InputError
 from fincrime.rdf.terms import XSD_STRING, canonical_decimal, canonical_double
 from fincrime.rules.ast import AggBind, EVar, Expr, expr_vars
 from fincrime.rules.plan import AggregatePlan
@@ -233,7 +234,7 @@ def _agg_exprs(b: AggBind, col: str, i: int) -> list[pl.Expr]:
         if b.distinct:
             values = values.unique(maintain_order=True)
         return [values.str.join(b.separator).alias(f"__r{i}"), pl.lit(False).alias(f"__e{i}")]
-    raise AssertionError(b.func)
+    raise InputError(f"the aggregate {b.func} is not evaluated by this engine yet")
 
 
 def _number_lex(frame: pl.DataFrame) -> pl.Expr:

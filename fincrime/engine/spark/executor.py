@@ -35,6 +35,7 @@ from fincrime.engine.spark.relations import (
     commit_all,
     union_all,
 )
+from fincrime.errors import InputError
 from fincrime.rdf.terms import XSD_STRING
 from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var
 from fincrime.rules.plan import (
@@ -521,7 +522,7 @@ def _agg_exprs(b: AggBind, c: str, i: int) -> list[Column]:
             values = F.array_distinct(values)
         # sorted: the in-memory order is whatever order the rows happen to be in
         return [F.array_join(F.array_sort(values), b.separator).alias(f"__r{i}"), F.lit(False).alias(f"__e{i}")]
-    raise AssertionError(b.func)
+    raise InputError(f"the aggregate {b.func} is not evaluated by this engine yet")
 
 
 class _Scratch:
