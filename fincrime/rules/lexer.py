@@ -7,13 +7,12 @@ where an operand may start, i.e. not right after an operand.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fincrime.errors import SourceError
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):  # a tuple: rule files with many facts make hundreds of thousands
     kind: str  # IRI, PNAME, VAR, STRING, NUMBER, LANG, NAME, PUNCT, EOF
     text: str
     line: int
@@ -30,8 +29,7 @@ _PNAME = re.compile(rf"({_PN_PREFIX}):({_PN_LOCAL})")
 _NUMBER = re.compile(r"(?:[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+(?:[eE][+-]?[0-9]+)?)")
 _NAME = re.compile(r"@?[A-Za-z_][A-Za-z_0-9]*")
 _LANG = re.compile(r"@([a-zA-Z]+(?:-[a-zA-Z0-9]+)*)")
-_PUNCTS = (":-", "^^", "<=", ">=", "!=", "&&", "||", "[", "]", "(", ")", ",", ".", "=", "<", ">",
-           "+", "-", "*", "/", "!")
+_PUNCT = re.compile(r":-|\^\^|<=|>=|!=|&&|\|\||[\[\](),.=<>+\-*/!]")
 _OPERAND_END = {"IRI", "PNAME", "VAR", "STRING", "NUMBER", "LANG"}
 _DIGITS = frozenset("0123456789")  # str.isdigit() also holds for '²', which no number starts with
 _STRING_ESC = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
@@ -95,7 +93,7 @@ def tokenize(text: str, source: str) -> list[Token]:
             tokens.append(Token("PUNCT", ":-", line, col))
             i += 2
             continue
-        if (m := _PNAME.match(text, i)) and (c == ":" or c.isalpha()):
+        if (c == ":" or c.isalpha()) and (m := _PNAME.match(text, i)):
             tokens.append(Token("PNAME", m.group(0), line, col))
             i = m.end()
             continue
@@ -113,13 +111,11 @@ def tokenize(text: str, source: str) -> list[Token]:
             tokens.append(Token("NAME", m.group(0), line, col, m.group(0).upper()))
             i = m.end()
             continue
-        for p in _PUNCTS:
-            if text.startswith(p, i):
-                tokens.append(Token("PUNCT", p, line, col))
-                i += len(p)
-                break
-        else:
-            raise fail(f"unexpected character {c!r}", i)
+        if m := _PUNCT.match(text, i):
+            tokens.append(Token("PUNCT", m.group(0), line, col))
+            i = m.end()
+            continue
+        raise fail(f"unexpected character {c!r}", i)
 
 
 def _read_string(text: str, i: int, fail) -> tuple[str, int]:  # type: ignore[no-untyped-def]

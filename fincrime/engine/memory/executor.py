@@ -17,8 +17,9 @@ import polars as pl
 from fincrime.engine.memory.allocator import release_free_memory
 from fincrime.engine.memory.dictionary import ID, TermDictionary
 from fincrime.engine.memory.evaluation import Evaluator
-from fincrime.engine.memory.relations import Relation
+from fincrime.engine.memory.relations import Relation, columns_of
 from fincrime.rules.ast import Atom, Const, Var
+from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
     TYPE_IRI,
     AggregatePlan,
@@ -96,6 +97,14 @@ class MemoryExecutor:
         o = self.terms.encode(triples["o"])
         self.add_triples(pl.DataFrame({"s": s, "p": p, "o": o}))
 
+    def load_facts(self, plan: ProgramPlan) -> None:
+        """The rule files' facts, one frame per relation (not one insert per fact)."""
+        for key, rows in fact_rows(plan.facts).items():
+            columns = columns_of(key)
+            frame = pl.DataFrame({c: self.terms.encode(pl.Series(c, [r[i] for r in rows], dtype=pl.String))
+                                  for i, c in enumerate(columns)})
+            self.relation(key).add(frame, self._fresh_from)
+
     def commit(self) -> dict[RelKey, int]:
         gc.collect()  # cheap (few Python objects); frees any frame caught in a reference cycle
         release_free_memory()
@@ -104,11 +113,17 @@ class MemoryExecutor:
 
     # --- program --------------------------------------------------------------------------
     def run(self, plan: ProgramPlan, progress: ProgressFn | None = None) -> RunStats:
+        # The program's objects live as long as the run (a rule file may hold 100k facts):
+        # frozen, they are not traversed by every commit's collection.
+        gc.freeze()
+        try:
+            return self._run(plan, progress)
+        finally:
+            gc.unfreeze()
+
+    def _run(self, plan: ProgramPlan, progress: ProgressFn | None) -> RunStats:
         say = progress or (lambda _: None)
-        for fact in plan.facts:
-            frame = pl.DataFrame({"_": [0]})
-            for head in fact.head:
-                self._insert_head(head, frame)
+        self.load_facts(plan)
         self.commit()
         self.commit()  # input and facts become "old": every stratum starts from an empty delta
         for number, stratum in enumerate(plan.strata, 1):

@@ -38,6 +38,7 @@ from fincrime.engine.spark.relations import (
 from fincrime.errors import InputError
 from fincrime.rdf.terms import XSD_STRING
 from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var
+from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
     TYPE_IRI,
     AggregatePlan,
@@ -121,10 +122,9 @@ class SparkExecutor:
 
     # --- program --------------------------------------------------------------------------
     def run(self, plan: ProgramPlan, say: ProgressFn) -> None:
-        one = self.spark.range(1).select(F.lit(0).alias("_"))
-        for fact in plan.facts:
-            for head in fact.head:
-                self._insert_head(head, one)
+        for key, rows in fact_rows(plan.facts).items():  # one frame per relation, not one per fact
+            schema = StructType([StructField(c, StringType(), False) for c in columns_of(key)])
+            self.relation(key).add(self.spark.createDataFrame(rows, schema))
         self.commit()
         self.commit()  # input and facts become "old": every stratum starts from an empty delta
         for number, stratum in enumerate(plan.strata, 1):
