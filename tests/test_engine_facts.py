@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import polars as pl
-
 from engine_support import facts, run
+
 from fincrime.engine import materialize_frame
 from fincrime.rules import parse_program
 from fincrime.rules.facts import fact_rows
