@@ -13,13 +13,13 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 PREFIXES = {"": E}
 
 
-def run(rules: str, data: str = "", params: dict | None = None, base: str | None = None):
+def run(rules: str, data: str = "", params: dict | None = None, base: str | None = None, **options):
     program = parse_program(rules, "<test>", prefixes=PREFIXES, base=base)
     program = apply_params(program, params or {})
     frame = parse_document(data.replace("<:", f"<{E}")) if data.strip() else pl.DataFrame(
         schema={"s": pl.String, "p": pl.String, "o": pl.String}
     )
-    return materialize_frame(program, frame)
+    return materialize_frame(program, frame, engine_options=options)
 
 
 def facts(result, predicate: str | None = None) -> set[tuple[str, str, str]]:

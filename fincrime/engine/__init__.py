@@ -50,18 +50,28 @@ def materialize(
     triples = read_ntriples(data_paths)
     parsed = time.perf_counter()
     say(f"read {triples.height:,} triples in {parsed - started:.2f}s")
-    return _run(program, triples, say, {"parse": parsed - started})
+    return _run(program, triples, say, {"parse": parsed - started}, engine_options or {})
 
 
-def materialize_frame(program: Program, triples: pl.DataFrame, progress: bool | ProgressFn = False) -> Result:
-    """Materialize over triples given as a frame of canonical term strings ``s, p, o``."""
-    return _run(program, triples, progress_reporter(progress), {})
+def materialize_frame(
+    program: Program, triples: pl.DataFrame, progress: bool | ProgressFn = False,
+    engine_options: Mapping[str, Any] | None = None,
+) -> Result:
+    """Materialize over triples given as a frame of canonical term strings ``s, p, o``.
+
+    ``engine_options`` of the in-memory executor: ``entity_tables`` (default True) stores the
+    facts a rule head writes about a minted node as one row (see ``engine/memory/entities.py``);
+    False stores every fact as a triple, with the same results."""
+    return _run(program, triples, progress_reporter(progress), {}, engine_options or {})
 
 
-def _run(program: Program, triples: pl.DataFrame, say: ProgressFn, timings: dict[str, float]) -> Result:
+def _run(
+    program: Program, triples: pl.DataFrame, say: ProgressFn, timings: dict[str, float],
+    options: Mapping[str, Any],
+) -> Result:
     plan = build_plan(program)
     started = time.perf_counter()
-    executor = MemoryExecutor(base_for=lambda rp: rp.rule.base)
+    executor = MemoryExecutor(base_for=lambda rp: rp.rule.base, entity_tables=bool(options.get("entity_tables", True)))
     executor.load_terms(triples)
     executor.commit()
     input_rows = {k: len(r) for k, r in executor.relations.items()}

@@ -16,9 +16,11 @@ import polars as pl
 
 from fincrime.engine.memory.allocator import release_free_memory
 from fincrime.engine.memory.dictionary import ID, TermDictionary
+from fincrime.engine.memory.entities import EntityTable
 from fincrime.engine.memory.evaluation import Evaluator
 from fincrime.engine.memory.relations import Relation, columns_of
-from fincrime.rules.ast import Atom, Const, Var
+from fincrime.engine.memory.starjoin import StarReader
+from fincrime.rules.ast import Atom, Const, ECall, Var, expr_vars
 from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
     TYPE_IRI,
@@ -29,12 +31,31 @@ from fincrime.rules.plan import (
     RelKey,
     RulePlan,
     Step,
+    Variant,
     atom_key,
     matching_keys,
     schedule,
 )
+from fincrime.rules.stars import HeadShape, head_shapes
 
 ProgressFn = Callable[[str], None]
+
+# An expression is evaluated per distinct input when a sample of MEMO_SAMPLE rows of a frame of
+# at least MEMO_MIN_ROWS rows has under 1/MEMO_RATIO distinct inputs.
+MEMO_MIN_ROWS = 50_000
+MEMO_SAMPLE = 20_000
+MEMO_RATIO = 20
+#: functions whose value is not a function of their arguments
+NONDETERMINISTIC = frozenset({"RAND", "NOW", "BNODE", "UUID", "STRUUID"})
+
+
+def _calls(expr) -> set[str]:  # type: ignore[no-untyped-def]
+    if isinstance(expr, ECall):
+        out = {expr.op}
+        for a in expr.args:
+            out |= _calls(a)
+        return out
+    return set()
 
 
 @dataclass
@@ -54,7 +75,7 @@ class RunStats:
 
 
 class MemoryExecutor:
-    def __init__(self, base_for: Callable[[RulePlan], str | None] | None = None) -> None:
+    def __init__(self, base_for: Callable[[RulePlan], str | None] | None = None, entity_tables: bool = True) -> None:
         self.terms = TermDictionary()
         self.evaluator = Evaluator(self.terms)
         self.relations: dict[RelKey, Relation] = {}
@@ -65,6 +86,10 @@ class MemoryExecutor:
         self._in_recursion = False  # inside the rounds after a stratum's first (delta) round
         self._round = 0
         self._type_id: int | None = None
+        self.entity_tables = entity_tables  # off: every head atom is stored as a triple (for tests)
+        self.entities: dict[str, EntityTable] = {}
+        self._shapes: dict[int, list[tuple[HeadShape, EntityTable]]] = {}  # rule index -> shapes
+        self.stars = StarReader(self.relations.get, lambda: list(self.entities.values()))
 
     # --- facts ----------------------------------------------------------------------------
     def relation(self, key: RelKey) -> Relation:
@@ -106,10 +131,107 @@ class MemoryExecutor:
             self.relation(key).add(frame, self._fresh_from)
 
     def commit(self) -> dict[RelKey, int]:
+        self._reconcile_entities()
         gc.collect()  # cheap (few Python objects); frees any frame caught in a reference cycle
         release_free_memory()
         self._round += 1
-        return {k: r.commit(self._round) for k, r in self.relations.items()}
+        deltas = {k: r.commit(self._round) for k, r in self.relations.items()}
+        for table in self.entities.values():
+            new = table.commit(self._round)
+            for member in (*table.classes, *table.predicates):
+                key = self._member_key(table, member)
+                deltas[key] = deltas.get(key, 0) + new
+        return deltas
+
+    # --- entity tables ------------------------------------------------------------------------
+    def _member_key(self, table: EntityTable, member: str) -> RelKey:
+        return RelKey("c", member, 1) if member in table.classes else RelKey("p", member)
+
+    def _plan_entities(self, plan: ProgramPlan) -> None:
+        """One entity table per head shape of every rule (see :mod:`.entities`)."""
+        if not self.entity_tables:
+            return
+        for rp in plan.rule_plans():
+            shapes = []
+            for n, shape in enumerate(head_shapes(rp.rule)):
+                table = EntityTable(f"rule{rp.index}.{n}", shape.classes, shape.predicates)
+                self.entities[table.name] = table
+                for member in (*shape.classes, *shape.predicates):
+                    self.relation(self._member_key(table, member)).attach(table)
+                shapes.append((shape, table))
+            if shapes:
+                self._shapes[rp.index] = shapes
+
+    def _insert_entity(self, shape: HeadShape, table: EntityTable, frame: pl.DataFrame) -> int:
+        """Rows for the table when their subject was minted this round and occurs once; the
+        other rows become triples."""
+        columns = [pl.col(shape.subject).alias("s")]
+        for i, obj in enumerate(shape.objects):
+            if isinstance(obj, Var):
+                columns.append(pl.col(obj.name).alias(f"c{i}"))
+            else:
+                columns.append(pl.lit(self.terms.encode_one(obj.term), ID).alias(f"c{i}"))
+        rows = frame.select(columns).unique()
+        if self._fresh_from is None:
+            accepted = pl.Series([False] * rows.height)
+        else:
+            accepted = (rows["s"] >= self._fresh_from) & rows["s"].is_unique()
+        table.add(rows.filter(accepted))
+        new = int(accepted.sum()) * (len(shape.classes) + len(shape.predicates))
+        rest = rows.filter(~accepted)
+        if rest.height:
+            new += self._entity_rows_to_triples(table, rest)
+        return new
+
+    def _entity_rows_to_triples(self, table: EntityTable, rows: pl.DataFrame) -> int:
+        added = 0
+        for member in table.classes:
+            added += self.relation(RelKey("c", member, 1)).add(rows.select("s"), self._fresh_from)
+        for member in table.predicates:
+            part = rows.select("s", pl.col(table.column_of(member)).alias("o"))
+            added += self.relation(RelKey("p", member)).add(part, self._fresh_from)
+        return added
+
+    def _reconcile_entities(self) -> None:
+        """Keep the entity-table invariant at the end of a round: a subject has one row in one
+        table, and no other fact of that table's predicates or classes."""
+        pending = {t: t.settle_pending() for t in self.entities.values() if t.sizes["pending"]}
+        if len(pending) > 1:
+            subjects = pl.concat([rows.select("s") for rows in pending.values()])["s"]
+            twice = subjects.filter(subjects.is_duplicated()).unique()
+            if twice.len():
+                for table in pending:
+                    self._evict(table, twice)
+        for rel in self.relations.values():
+            if not rel.entities or not rel.sizes["pending"]:
+                continue
+            for table in rel.entities:
+                if table.lowest is None:
+                    continue
+                mine = pl.concat([table.view("full"), table.view("pending")])
+                facts = rel.pending_frame()
+                hits = facts.join(mine.select("s"), left_on=facts.columns[0], right_on="s", how="semi")
+                if hits.height == 0:
+                    continue
+                if rel.key.kind == "c":
+                    rel.drop_pending(hits)  # the row already says so
+                    continue
+                column = table.column_of(rel.member)
+                stored = mine.select("s", pl.col(column).alias("o"))
+                same = hits.join(stored, on=["s", "o"], how="semi")
+                rel.drop_pending(same)
+                other = hits.join(stored, on=["s", "o"], how="anti")
+                if other.height:
+                    self._evict(table, other["s"])
+
+    def _evict(self, table: EntityTable, subjects: pl.Series) -> None:
+        """Turn the rows of ``subjects`` back into triples (as facts of the next round)."""
+        removed = table.evict(subjects)
+        for rel in self.relations.values():
+            if table in rel.entities:
+                rel.invalidate()
+        for rows in removed.values():
+            self._entity_rows_to_triples(table, rows)
 
     # --- program --------------------------------------------------------------------------
     def run(self, plan: ProgramPlan, progress: ProgressFn | None = None) -> RunStats:
@@ -123,6 +245,7 @@ class MemoryExecutor:
 
     def _run(self, plan: ProgramPlan, progress: ProgressFn | None) -> RunStats:
         say = progress or (lambda _: None)
+        self._plan_entities(plan)
         self.load_facts(plan)
         self.commit()
         self.commit()  # input and facts become "old": every stratum starts from an empty delta
@@ -159,9 +282,12 @@ class MemoryExecutor:
         return matching_keys(key, self.relations)
 
     def _delta_size(self, key: RelKey) -> int:
-        return sum(self.relations[k].size("delta") for k in self._matching_keys(key) if k in self.relations)
+        return self._size(key, "delta")
 
     def _size(self, key: RelKey, mode: str) -> int:
+        overlay = self.stars.overlay.get(key)
+        if overlay is not None:
+            return overlay.size(mode)
         return sum(self.relations[k].size(mode) for k in self._matching_keys(key) if k in self.relations)
 
     # --- rule evaluation --------------------------------------------------------------------
@@ -172,8 +298,14 @@ class MemoryExecutor:
         st.evaluations += 1
         if frame is not None and frame.height:
             st.fired += frame.height
-            for head in rp.head:
-                st.derived += self._insert_head(head, frame)
+            in_shape: set[int] = set()
+            for shape, table in self._shapes.get(rp.index, ()):
+                st.derived += self._insert_entity(shape, table, frame)
+                in_shape |= set(shape.atoms)
+            for i, head in enumerate(rp.head):
+                if i not in in_shape:
+                    st.derived += self._insert_head(head, frame)
+        self.stars.reset()
         st.seconds += time.perf_counter() - started
 
     def evaluate_body(
@@ -184,9 +316,27 @@ class MemoryExecutor:
         seed: pl.DataFrame | None = None,
         recursive: list[int] | None = None,
     ) -> pl.DataFrame | None:
+        modes = Variant.at(len(body.atoms), delta_at).modes
+        rec = frozenset(recursive or ())
+        branches = self.stars.branches(body, modes, rec)
+        if branches is None:
+            return self._evaluate_variant(body, modes, rec, base, seed)
+        frames = [self._evaluate_variant(b.body, b.modes, b.recursive, base, seed) for b in branches]
+        found = [f for f in frames if f is not None and f.height]
+        if not found:
+            return next((f for f in frames if f is not None), None)
+        if len(found) == 1:
+            return found[0]
+        columns = found[0].columns
+        return pl.concat([f.select(columns) for f in found], how="vertical_relaxed")
+
+    def _evaluate_variant(
+        self, body: BodyPlan, modes: tuple[str, ...], recursive: frozenset[int], base: str | None,
+        seed: pl.DataFrame | None,
+    ) -> pl.DataFrame | None:
         outer = frozenset(seed.columns) if seed is not None else frozenset()
-        steps = schedule(body, delta_at, self._size, outer)
-        stale = self._stale_vars(body, delta_at, recursive or [])
+        steps = schedule(body, Variant(modes), self._size, outer)
+        stale = self._stale_vars(body, modes, recursive)
         frame = seed
         if frame is None and steps and steps[0].op not in ("scan", "agg"):
             frame = _unit(1)  # a body of BINDs and FILTERs only: evaluate them once
@@ -198,7 +348,7 @@ class MemoryExecutor:
                 return frame
         return frame
 
-    def _stale_vars(self, body: BodyPlan, delta_at: int | None, recursive: list[int]) -> list[str]:
+    def _stale_vars(self, body: BodyPlan, modes: tuple[str, ...], recursive: frozenset[int]) -> list[str]:
         """Variables of the delta atom that must hold terms older than the last round.
 
         A delta fact was derived in the last round, so it may hold terms minted then; the facts
@@ -207,12 +357,13 @@ class MemoryExecutor:
         shared with such an atom is new can therefore never join: dropping them first turns most
         semi-naive variants of rules over freshly minted nodes into no-ops.
         """
-        if delta_at is None:
+        if "delta" not in modes:
             return []
+        delta_at = modes.index("delta")
         delta_vars = body.atoms[delta_at].variables()
         stale: set[str] = set()
         for j, atom in enumerate(body.atoms):
-            if j != delta_at and (j < delta_at or j not in recursive):
+            if j != delta_at and (modes[j] == "old" or j not in recursive):
                 stale |= atom.variables() & delta_vars
         return sorted(stale)
 
@@ -237,6 +388,10 @@ class MemoryExecutor:
                 return right.join(frame, how="cross") if not step.on else frame.clear()
             return frame.join(right, on=list(step.on), how="inner") if step.on else frame.join(right, how="cross")
         assert frame is not None or step.op == "agg"
+        if step.op in ("filter", "bind") and frame is not None:
+            memo = self._memoized(step, body, frame, base)
+            if memo is not None:
+                return memo
         if step.op == "filter":
             assert frame is not None and step.expr is not None
             return self.evaluator.filter(frame, step.expr, base)
@@ -256,6 +411,28 @@ class MemoryExecutor:
                 return agg
             return frame.join(agg, on=list(step.on), how="inner") if step.on else frame.join(agg, how="cross")
         raise AssertionError(step.op)
+
+    def _memoized(self, step: Step, body: BodyPlan, frame: pl.DataFrame, base: str | None) -> pl.DataFrame | None:
+        """A FILTER or BIND over many rows but few distinct inputs (a chain's length, a
+        parameter) is evaluated once per distinct input and joined back."""
+        assert step.expr is not None
+        variables = sorted(expr_vars(step.expr))
+        if (
+            frame.height < MEMO_MIN_ROWS or not variables or step.var in frame.columns
+            or _calls(step.expr) & NONDETERMINISTIC
+        ):
+            return None
+        inputs = frame.select(variables)
+        sample = inputs.gather_every(max(1, frame.height // MEMO_SAMPLE))
+        if sample.n_unique() * MEMO_RATIO > sample.height:
+            return None
+        keys = inputs.unique()
+        if keys.height * MEMO_RATIO > frame.height:
+            return None
+        done = self._step(step, body, keys, base)
+        if step.op == "filter":
+            return frame.join(done.select(variables), on=variables, how="semi")
+        return frame.join(done.select(*variables, step.var), on=variables, how="inner")
 
     def _anti(self, frame: pl.DataFrame, neg: NegationPlan, on: list[str], base: str | None) -> pl.DataFrame:
         seed = frame.select(on).unique() if on else None
@@ -311,6 +488,9 @@ class MemoryExecutor:
         return frame.select([pl.col(c).alias(v) for v, c in first_col.items()])
 
     def _view(self, key: RelKey, mode: str) -> pl.DataFrame:
+        overlay = self.stars.overlay.get(key)
+        if overlay is not None:
+            return overlay.frame(mode)
         rel = self.relations.get(key)
         if rel is None:
             return Relation(key).empty()
