@@ -18,9 +18,10 @@ from fincrime.engine.memory.allocator import release_free_memory
 from fincrime.engine.memory.dictionary import ID, TermDictionary
 from fincrime.engine.memory.entities import EntityTable
 from fincrime.engine.memory.evaluation import Evaluator
+from fincrime.engine.memory.rangejoin import FLIPPED, OPERATORS, range_join
 from fincrime.engine.memory.relations import Relation, columns_of
 from fincrime.engine.memory.starjoin import StarReader
-from fincrime.rules.ast import Atom, Const, ECall, Var, expr_vars
+from fincrime.rules.ast import Atom, Const, ECall, EVar, Var, expr_vars
 from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
     TYPE_IRI,
@@ -45,8 +46,24 @@ ProgressFn = Callable[[str], None]
 MEMO_MIN_ROWS = 50_000
 MEMO_SAMPLE = 20_000
 MEMO_RATIO = 20
+# A join followed by an inequality between its sides runs as a range join from this many rows.
+RANGE_MIN_ROWS = 10_000
+RANGE_OPERATORS = frozenset(OPERATORS)
+RANGE_FLIPPED = FLIPPED
+TIME_CLASSES = frozenset({9, 10})  # values.TCLASS_DATATYPES: xsd:dateTime, xsd:date
+INTEGER_CLASS = 5  # xsd:integer
 #: functions whose value is not a function of their arguments
 NONDETERMINISTIC = frozenset({"RAND", "NOW", "BNODE", "UUID", "STRUUID"})
+
+
+def _packed_key(variables: list[str]) -> pl.Expr | None:
+    """One UInt64 standing for one or two id columns (hashing one column is far cheaper than
+    hashing rows of several)."""
+    if len(variables) == 1:
+        return pl.col(variables[0]).cast(pl.UInt64)
+    if len(variables) == 2:
+        return pl.col(variables[0]).cast(pl.UInt64) * (1 << 32) + pl.col(variables[1]).cast(pl.UInt64)
+    return None
 
 
 def _calls(expr) -> set[str]:  # type: ignore[no-untyped-def]
@@ -340,8 +357,16 @@ class MemoryExecutor:
         frame = seed
         if frame is None and steps and steps[0].op not in ("scan", "agg"):
             frame = _unit(1)  # a body of BINDs and FILTERs only: evaluate them once
-        for step in steps:
-            frame = self._step(step, body, frame, base)
+        done: set[int] = set()
+        for n, step in enumerate(steps):
+            if n in done:
+                continue
+            ranged = self._range_step(steps, n, body, frame) if step.op == "join" else None
+            if ranged is not None:
+                frame, filter_at = ranged
+                done.add(filter_at)
+            else:
+                frame = self._step(step, body, frame, base)
             if stale and step.mode == "delta" and frame is not None:
                 frame = frame.filter(pl.all_horizontal([pl.col(v) < self._prev_fresh_from for v in stale]))
             if frame is not None and frame.height == 0:
@@ -367,21 +392,71 @@ class MemoryExecutor:
                 stale |= atom.variables() & delta_vars
         return sorted(stale)
 
+    def _join_right(self, step: Step, body: BodyPlan, frame: pl.DataFrame | None) -> pl.DataFrame:
+        """The facts a scan or join step reads, semi-joined with its reducers."""
+        mode = step.mode
+        if mode == "full" and frame is not None and step.on and frame.height and self._prev_fresh_from:
+            # Keys all minted in the last round: their facts were all derived in that round,
+            # so the delta holds every match and the (much larger) full relation is not read.
+            lowest = frame.select(pl.min_horizontal([pl.col(v).min() for v in step.on])).item()
+            if lowest is not None and lowest >= self._prev_fresh_from and self._in_recursion:
+                mode = "delta"
+        right = self.atom_frame(body.atoms[step.atom], mode)
+        for j, j_mode in step.reducers:
+            shared = sorted(body.atoms[j].variables() & set(right.columns))
+            if shared and right.height:
+                keys = self.atom_frame(body.atoms[j], j_mode).select(shared).unique()
+                right = right.join(keys, on=shared, how="semi")
+        return right
+
+    def _range_step(self, steps: list[Step], n: int, body: BodyPlan, frame: pl.DataFrame | None) -> tuple[pl.DataFrame, int] | None:
+        """A join followed by a FILTER comparing a variable of each side, done as one range
+        join (see :mod:`.rangejoin`) when both sides hold values of one ordered kind."""
+        step = steps[n]
+        if frame is None or not step.on or frame.height < RANGE_MIN_ROWS:
+            return None
+        new_vars = body.atoms[step.atom].variables() - set(frame.columns)
+        for k in range(n + 1, len(steps)):
+            if steps[k].op != "filter":
+                break
+            expr = steps[k].expr
+            if not (isinstance(expr, ECall) and expr.op in RANGE_OPERATORS and len(expr.args) == 2
+                    and all(isinstance(a, EVar) for a in expr.args)):
+                continue
+            a, b = (arg.name for arg in expr.args)  # type: ignore[union-attr]
+            op = expr.op
+            if a in new_vars and b in frame.columns:
+                a, b, op = b, a, RANGE_FLIPPED[op]
+            if not (a in frame.columns and b in new_vars):
+                continue
+            right = self._join_right(step, body, frame)
+            attr = self._ordered_attribute(frame[a], right[b])
+            if attr is None:
+                return None
+            values = self.terms.attribute(attr)
+            left = frame.with_columns(values.gather(frame[a]).alias("__rl"))
+            right = right.with_columns(values.gather(right[b]).alias("__rr"))
+            joined = range_join(left, right, list(step.on), "__rl", op, "__rr", a, b)
+            return joined.drop("__rl", "__rr"), k
+        return None
+
+    def _ordered_attribute(self, left: pl.Series, right: pl.Series) -> str | None:
+        """The attribute by which the FILTER would compare the two columns' values, when every
+        value of both is a date/dateTime (``time``) or every value an integer below 2**53
+        (``num``); None otherwise (the FILTER's own type dispatch is then needed)."""
+        tclass = self.terms.attribute("tclass")
+        classes = set(tclass.gather(left).unique().to_list()) | set(tclass.gather(right).unique().to_list())
+        if classes and classes <= TIME_CLASSES:
+            return "time"
+        if classes == {INTEGER_CLASS}:
+            num = self.terms.attribute("num")
+            largest = max(num.gather(left).abs().max() or 0, num.gather(right).abs().max() or 0)  # type: ignore[operator]
+            return "num" if largest < 2**53 else None
+        return None
+
     def _step(self, step: Step, body: BodyPlan, frame: pl.DataFrame | None, base: str | None) -> pl.DataFrame:
         if step.op in ("scan", "join"):
-            mode = step.mode
-            if mode == "full" and frame is not None and step.on and frame.height and self._prev_fresh_from:
-                # Keys all minted in the last round: their facts were all derived in that round,
-                # so the delta holds every match and the (much larger) full relation is not read.
-                lowest = frame.select(pl.min_horizontal([pl.col(v).min() for v in step.on])).item()
-                if lowest is not None and lowest >= self._prev_fresh_from and self._in_recursion:
-                    mode = "delta"
-            right = self.atom_frame(body.atoms[step.atom], mode)
-            for j, j_mode in step.reducers:
-                shared = sorted(body.atoms[j].variables() & set(right.columns))
-                if shared and right.height:
-                    keys = self.atom_frame(body.atoms[j], j_mode).select(shared).unique()
-                    right = right.join(keys, on=shared, how="semi")
+            right = self._join_right(step, body, frame)
             if frame is None:
                 return right
             if right.height == 0:
@@ -422,17 +497,26 @@ class MemoryExecutor:
             or _calls(step.expr) & NONDETERMINISTIC
         ):
             return None
-        inputs = frame.select(variables)
+        packed = _packed_key(variables)
+        inputs = frame.select(packed.alias("__key")) if packed is not None else frame.select(variables)
         sample = inputs.gather_every(max(1, frame.height // MEMO_SAMPLE))
         if sample.n_unique() * MEMO_RATIO > sample.height:
             return None
-        keys = inputs.unique()
+        if packed is not None:
+            keys = frame.select(*variables, packed.alias("__key")).unique(subset="__key")
+        else:
+            keys = inputs.unique()
         if keys.height * MEMO_RATIO > frame.height:
             return None
         done = self._step(step, body, keys, base)
+        if packed is None:
+            if step.op == "filter":
+                return frame.join(done.select(variables), on=variables, how="semi")
+            return frame.join(done.select(*variables, step.var), on=variables, how="inner")
         if step.op == "filter":
-            return frame.join(done.select(variables), on=variables, how="semi")
-        return frame.join(done.select(*variables, step.var), on=variables, how="inner")
+            return frame.filter(packed.is_in(done.select(packed)[:, 0].implode()))
+        mapping = done.select(packed.alias("__key"), step.var)
+        return frame.with_columns(packed.alias("__key")).join(mapping, on="__key", how="inner").drop("__key")
 
     def _anti(self, frame: pl.DataFrame, neg: NegationPlan, on: list[str], base: str | None) -> pl.DataFrame:
         seed = frame.select(on).unique() if on else None
