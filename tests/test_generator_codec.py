@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fincrime.generator.gzipstream import ParallelGzip
 from fincrime.generator.parties import WeightedSampler
 from fincrime.generator.randomness import BLOCK, Stream, block_rng, entity_ids
 from fincrime.generator.textcodec import (
@@ -24,6 +23,7 @@ from fincrime.generator.textcodec import (
     padded_to_strings,
     squeeze_rows,
 )
+from fincrime.rdf.gzipstream import ParallelGzip
 
 EPOCH = datetime(1970, 1, 1)
 

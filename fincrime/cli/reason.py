@@ -56,6 +56,23 @@ def _load(rules: list[Path], prefix: list[str], param: list[str]):  # type: igno
     return load_program(rules, prefixes=parse_pairs(prefix, "prefix"), params=parse_pairs(param, "param"))
 
 
+FORMATS = {"nt": ".nt", "nt.gz": ".nt.gz", "parquet": ".parquet"}
+
+
+def _with_format(out: Path, out_format: str | None) -> Path:
+    """The output path with the suffix of ``--format`` (which must agree with the one it has)."""
+    if out_format is None:
+        return out
+    if out_format not in FORMATS:
+        raise InputError(f"--format {out_format!r}: choose one of {', '.join(FORMATS)}")
+    suffix = FORMATS[out_format]
+    if out.name.endswith(suffix):
+        return out
+    if any(out.name.endswith(s) for s in FORMATS.values()):
+        raise InputError(f"--out {out} does not match --format {out_format}")
+    return out.with_name(out.name + suffix)
+
+
 def _short(iri: str, prefixes: dict[str, str]) -> str:
     for name, ns in sorted(prefixes.items(), key=lambda kv: -len(kv[1])):
         if iri.startswith(ns) and ns:
@@ -66,7 +83,13 @@ def _short(iri: str, prefixes: dict[str, str]) -> str:
 def reason(
     rules: list[Path] = typer.Option([], "--rules", "-r", help="Datalog rule file (repeatable)."),
     data: list[str] = typer.Option([], "--data", "-d", help="N-Triples file, .nt.gz, folder or glob (repeatable)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write the derived triples here (N-Triples; .gz compresses)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o",
+        help="Write the derived triples here: .nt, .nt.gz (two threads, reproducible bytes) or a .parquet folder "
+        "(one wide table per entity table, e.g. the chains, plus triples.parquet).",
+    ),
+    out_format: str | None = typer.Option(
+        None, "--format", help="Output format when --out has no telling suffix: nt, nt.gz or parquet."),
     prefix: list[str] = typer.Option([], "--prefix", help="Extra prefix for rule files: name=IRI (repeatable)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Rule parameter: name=value (repeatable)."),
     engine: str = typer.Option("memory", "--engine", help="memory (default) or spark."),
@@ -77,7 +100,7 @@ def reason(
     """Materialize Datalog rules over N-Triples data and write the derived triples.
 
     Example: fincrime reason -r rules/suspicious-chains.dlog -r rules/high-value-chains.dlog
-    -d input/demo --param highValueThreshold=50000 --out derived.nt --stats
+    -d input/demo --param highValueThreshold=50000 --out derived.parquet --stats
     """
     from fincrime.engine import materialize
 
@@ -93,7 +116,8 @@ def reason(
     timings = dict(result.timings)
     timings["rules"] = 0.0
     if out is not None:
-        n = result.write_ntriples(out)
+        out = _with_format(out, out_format)
+        n = result.write(out)
         console.print(f"wrote {n:,} derived triples to {out}")
     prefixes = {**program.prefixes}
     table = Table(title="derived facts", show_lines=False)

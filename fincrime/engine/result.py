@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
 
 from fincrime.engine.memory.executor import MemoryExecutor, RunStats
 from fincrime.rdf.ntriples import write_ntriples
+from fincrime.rdf.tables import write_table_set
 from fincrime.rules.plan import TYPE_IRI, RelKey
 
 
@@ -39,6 +40,18 @@ class TripleResult(ABC):
     @abstractmethod
     def count(self, derived_only: bool = True) -> int: ...
 
+    @abstractmethod
+    def write(self, path: str | os.PathLike[str]) -> int:
+        """Write the derived triples: N-Triples (``.nt``), gzip N-Triples (``.nt.gz``) or a
+        Parquet table set (a ``.parquet`` folder, see :mod:`fincrime.rdf.tables`)."""
+
+    @abstractmethod
+    def results(self, intermediate: Iterable[str] = ()) -> pl.DataFrame:
+        """The derived triples worth keeping: those about derived subjects that are not
+        *intermediate* (their derived classes all in ``intermediate``, class IRIs as N-Triples
+        terms), and about the derived subjects those facts lead to (a suspicious chain and the
+        chains it extends). ``s, p, o`` terms."""
+
 
 class Result(TripleResult):
     """Facts after reasoning. Input facts come first in every relation, so the derived facts
@@ -53,13 +66,109 @@ class Result(TripleResult):
     def stats(self) -> RunStats:
         return self.executor.stats
 
-    def _frames(self, derived_only: bool) -> Iterator[tuple[RelKey, pl.DataFrame]]:
+    def _frames(self, derived_only: bool, own: bool = False) -> Iterator[tuple[RelKey, pl.DataFrame]]:
+        """Facts by relation; ``own``: without those of entity tables."""
         for key in sorted(self.executor.relations, key=lambda k: (k.kind, k.name)):
-            frame = self.executor.relations[key].view("full")
+            rel = self.executor.relations[key]
+            frame = rel.own_view("full") if own else rel.view("full")
             if derived_only:
                 frame = frame.slice(self._input_rows.get(key, 0))
             if frame.height:
                 yield key, frame
+
+    def _entity_tables(self):  # type: ignore[no-untyped-def]
+        return [t for t in self.executor.entities.values() if t.size("full")]
+
+    def entity_frames(self) -> Iterator[tuple[str, tuple[str, ...], pl.DataFrame]]:
+        """``(name, classes, frame)`` per entity table: decoded rows, column ``s`` then one per
+        predicate, named by the predicate term."""
+        terms = self.executor.terms
+        for table in self._entity_tables():
+            view = table.view("full")
+            columns = {"s": terms.decode(view["s"])}
+            for predicate in table.predicates:
+                columns[predicate] = terms.decode(view[table.column_of(predicate)])
+            yield table.name, table.classes, pl.DataFrame(columns)
+
+    def write(self, path: str | os.PathLike[str]) -> int:
+        started = time.perf_counter()
+        if str(path).endswith(".parquet"):
+            own = (
+                self._decode(key, frame.slice(start, 1_000_000))
+                for key, frame in self._frames(True, own=True) if key.kind != "t"
+                for start in range(0, frame.height, 1_000_000)
+            )
+            count = write_table_set(path, self.entity_frames(), own)
+        else:
+            count = write_ntriples(Path(path), self.frames(True))
+        self.timings["write"] = time.perf_counter() - started
+        return count
+
+    def results(self, intermediate: Iterable[str] = ()) -> pl.DataFrame:
+        started = time.perf_counter()
+        ids = self._selected_subjects(set(intermediate))
+        frames = []
+        for key, frame in self._frames(True, own=True):
+            if key.kind == "t":
+                continue
+            hit = frame.join(ids, left_on="s", right_on="id", how="semi")
+            if hit.height:
+                frames.append(self._decode(key, hit))
+        terms = self.executor.terms
+        for table in self._entity_tables():
+            rows = table.view("full").join(ids, left_on="s", right_on="id", how="semi")
+            if rows.height == 0:
+                continue
+            subjects = terms.decode(rows["s"])
+            for cls in table.classes:
+                frames.append(pl.DataFrame({"s": subjects, "p": [TYPE_IRI] * rows.height, "o": [cls] * rows.height},
+                                           schema={"s": pl.String, "p": pl.String, "o": pl.String}))
+            for predicate in table.predicates:
+                frames.append(pl.DataFrame({
+                    "s": subjects, "p": pl.Series([predicate] * rows.height, dtype=pl.String),
+                    "o": terms.decode(rows[table.column_of(predicate)]),
+                }))
+        self.timings["select"] = time.perf_counter() - started
+        if not frames:
+            return pl.DataFrame(schema={"s": pl.String, "p": pl.String, "o": pl.String})
+        return pl.concat(frames)
+
+    def _selected_subjects(self, intermediate: set[str]) -> pl.DataFrame:
+        """Ids of the subjects whose derived facts :meth:`results` keeps."""
+        id_frame = lambda series: series.rename("id").to_frame()  # noqa: E731
+        inter_parts, seed_parts = [], []
+        for key, frame in self._frames(True, own=True):
+            if key.kind == "t":
+                continue
+            (inter_parts if key.kind == "c" and key.name in intermediate else seed_parts).append(id_frame(frame["s"]))
+        for table in self._entity_tables():
+            subjects = id_frame(table.view("full")["s"])
+            if any(c not in intermediate for c in table.classes) or not (set(table.classes) & intermediate):
+                seed_parts.append(subjects)
+            else:
+                inter_parts.append(subjects)
+        empty = pl.DataFrame(schema={"id": pl.UInt32})
+        inter = pl.concat(inter_parts).unique() if inter_parts else empty
+        seeds = pl.concat(seed_parts).unique() if seed_parts else empty
+        # a subject with an intermediate class is a seed only through a class that is not
+        seeds_no_class = seeds.join(inter, on="id", how="anti")
+        other_class = [id_frame(f["s"]) for k, f in self._frames(True, own=True) if k.kind == "c" and k.name not in intermediate]
+        other_class += [id_frame(t.view("full")["s"]) for t in self._entity_tables() if any(c not in intermediate for c in t.classes)]
+        chosen = pl.concat([seeds_no_class, *other_class]).unique() if other_class else seeds_no_class
+        frontier = chosen
+        while frontier.height:
+            reached = []
+            for key, frame in self._frames(True, own=True):
+                if key.kind == "p":
+                    reached.append(frame.join(frontier, left_on="s", right_on="id", how="semi").select(pl.col("o").alias("id")))
+            for table in self._entity_tables():
+                rows = table.view("full").join(frontier, left_on="s", right_on="id", how="semi")
+                reached += [rows.select(pl.col(table.column_of(p)).alias("id")) for p in table.predicates]
+            if not reached:
+                break
+            frontier = pl.concat(reached).unique().join(inter, on="id", how="semi").join(chosen, on="id", how="anti")
+            chosen = pl.concat([chosen, frontier])
+        return chosen
 
     def _decode(self, key: RelKey, frame: pl.DataFrame) -> pl.DataFrame:
         terms = self.executor.terms

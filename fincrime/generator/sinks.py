@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from fincrime.errors import FincrimeError, InputError
-from fincrime.generator.gzipstream import ParallelGzip
+from fincrime.rdf.gzipstream import ParallelGzip
 
 GENERATED = re.compile(
     r"^(?:(?:parties|transactions)-\d+\.(?:nt|nt\.gz|parquet)|ground-truth\.(?:nt|csv)|generation\.json)$"

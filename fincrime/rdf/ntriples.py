@@ -20,11 +20,13 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 
 from fincrime.errors import SourceError
+from fincrime.rdf.gzipstream import ParallelGzip
 from fincrime.rdf.terms import XSD_STRING, escape_string, unescape_string
 
 _IRI = r'<[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20<>"{}|^`\\]*>'
@@ -304,8 +306,15 @@ def write_ntriples(path: str | os.PathLike[str], triples: pl.DataFrame | Iterabl
     return count
 
 
+@contextmanager
 def _open_binary(path: Path, compress: bool):  # type: ignore[no-untyped-def]
-    return gzip.open(path, "wb", compresslevel=3) if compress else open(path, "wb")
+    """A binary sink; gzip on two threads with reproducible bytes (see :mod:`.gzipstream`)."""
+    with open(path, "wb") as raw:
+        if not compress:
+            yield raw
+            return
+        with ParallelGzip(raw, path.name.removeprefix(".").removesuffix(".part"), level=3) as gz:
+            yield gz
 
 
 def _write_frame(fh, frame: pl.DataFrame, chunk: int = 500_000) -> None:  # type: ignore[no-untyped-def]

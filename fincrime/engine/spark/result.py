@@ -78,6 +78,46 @@ class SparkResult(TripleResult):
         self.timings[f"write_{fmt}"] = time.perf_counter() - started
         return out
 
+    def write(self, path: str | os.PathLike[str]) -> int:
+        """N-Triples (``.nt``, ``.nt.gz``) or a Parquet table set (``.parquet`` folder; no
+        entity tables on Spark: every triple in ``triples.parquet``), streamed through the
+        driver in Arrow batches."""
+        if not str(path).endswith(".parquet"):
+            return self.write_ntriples(path)
+        import polars as pl
+
+        from fincrime.rdf.tables import write_table_set
+
+        started = time.perf_counter()
+        with spark_errors(f"writing {path}"):
+            frame = self.frame(True)
+            batches = (pl.from_arrow(b) for b in frame.toArrow().to_batches(max_chunksize=1_000_000))
+            count = write_table_set(path, [], batches)  # type: ignore[arg-type]
+        self.timings["write"] = time.perf_counter() - started
+        return count
+
+    def results(self, intermediate=()):  # type: ignore[no-untyped-def]
+        import polars as pl
+
+        started = time.perf_counter()
+        intermediate = list(intermediate)
+        with spark_errors("selecting results"):
+            derived = self.frame(True).cache()
+            typed = derived.filter(F.col("p") == TYPE_IRI)
+            inter = typed.filter(F.col("o").isin(intermediate)).select(F.col("s").alias("id")).distinct().cache()
+            other = typed.filter(~F.col("o").isin(intermediate)).select(F.col("s").alias("id"))
+            plain = derived.select(F.col("s").alias("id")).distinct().join(inter, "id", "left_anti")
+            chosen = plain.union(other).distinct().localCheckpoint()
+            frontier = chosen
+            while frontier.count():
+                reached = derived.join(frontier.withColumnRenamed("id", "s"), "s", "left_semi").select(F.col("o").alias("id"))
+                frontier = reached.distinct().join(inter, "id", "left_semi").join(chosen, "id", "left_anti").localCheckpoint()
+                chosen = chosen.union(frontier).localCheckpoint()
+            kept = derived.join(chosen.withColumnRenamed("id", "s"), "s", "left_semi")
+            table = kept.toArrow()
+        self.timings["select"] = time.perf_counter() - started
+        return pl.from_arrow(table).select("s", "p", "o")
+
     def counts_by_class(self, derived_only: bool = True) -> dict[str, int]:
         return {
             k.name[1:-1]: n for k in self.executor.relations
