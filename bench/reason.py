@@ -1,4 +1,4 @@
-"""Benchmark fincrime's rule engine against Nemo on the suspicious-chain rules (issue 3).
+"""Benchmark fincrime's rule engine against DuckDB and Nemo on the suspicious-chain rules.
 
 One run does everything it compares, on the same data, each engine in its own process so
 peak memory (``ru_maxrss`` of that process) is its own:
@@ -7,9 +7,15 @@ peak memory (``ru_maxrss`` of that process) is its own:
    date, ``nt.gz``) under ``bench/data/reason/``, or reuses one a ``--keep-data`` run left there;
 2. fincrime: ``load_program(rules/suspicious-chains.dlog)`` + ``materialize`` (N-Triples read,
    load, reasoning), then, as a separate phase, ``write_ntriples`` of the derived triples;
-3. Nemo (``nemo-python``): ``bench/nemo/chains.rls``, the same semantics, importing the same
+3. DuckDB: the chain search as one recursive CTE, the way a data engineer who wants no rule
+   engine writes it (:data:`DUCKDB_CHAINS`), over the generator's Parquet tables of the same
+   graph (same seed and settings), then ``COPY`` of the chains to Parquet;
+4. Nemo (``nemo-python``): ``bench/nemo/chains.rls``, the same semantics, importing the same
    ``.nt.gz`` files itself;
-4. a plain-Python depth-first walk that only counts the chains (second baseline).
+5. a plain-Python depth-first walk that only counts the chains (second baseline).
+
+fincrime's write phase writes the compact form (a Parquet table set, ``--write-format nt`` for
+N-Triples), so it compares with DuckDB's COPY of the same chains.
 
 The partial and suspicious chain counts of all engines must agree, or the run fails (exit 1).
 The table gives each engine's phases, total, peak RSS and its time relative to Nemo.
@@ -47,7 +53,27 @@ CLASSES = "http://oxfordsemantic.tech/transactions/classes#"
 PROPS = "http://oxfordsemantic.tech/transactions/properties#"
 #: the worker's answer is the one stdout line with this prefix (Nemo prints to stdout too)
 RESULT_TAG = "BENCH-RESULT "
-ENGINES = ("fincrime", "nemo", "python")
+ENGINES = ("fincrime", "duckdb", "nemo", "python")
+BASE = "http://oxfordsemantic.tech/transactions/"
+ENTITIES = BASE + "entities#"
+
+#: The chains as a data engineer writes them: each chain row carries everything the rules'
+#: chain nodes carry (IRI minted like the rules: MD5 of "PartialChain" + parent + transaction).
+DUCKDB_CHAINS = """
+CREATE TABLE chains AS
+WITH RECURSIVE chain(c, parent, originator, beneficiary, len, start_date, end_date,
+                     start_amount, final_amount, min_amount, first_tx, last_tx) AS (
+  SELECT '{base}' || md5('PartialChain' || t), NULL::VARCHAR, o, b, 1, d, d, a, a, a, t, t
+  FROM tx WHERE o IN (SELECT p FROM suspicious)
+  UNION ALL
+  SELECT '{base}' || md5('PartialChain' || chain.c || tx.t), chain.c, chain.originator, tx.b,
+         chain.len + 1, chain.start_date, tx.d, chain.start_amount, tx.a,
+         least(chain.min_amount, tx.a), chain.first_tx, tx.t
+  FROM chain JOIN tx ON tx.o = chain.beneficiary AND tx.d > chain.end_date
+  WHERE chain.len < {max_length}
+)
+SELECT * FROM chain
+"""
 
 # Workers import only what their engine needs (fincrime and polars stay out of the Nemo
 # process), so every import below that is not in the standard library happens inside a function.
@@ -77,6 +103,18 @@ class DatasetSpec:
             suspicious_ratio=self.suspicious_ratio, seed=self.seed, end_date=self.end_date,
             profile="original", format="nt.gz", files=1, overwrite=overwrite,
         )
+
+    @property
+    def parquet_path(self) -> Path:
+        return self.path.with_name(self.path.name + "-parquet")
+
+    def parquet_config(self, overwrite: bool) -> Any:
+        from dataclasses import replace
+
+        return replace(self.config(overwrite), out=self.parquet_path, format="parquet")
+
+    def parquet_files(self) -> list[Path]:
+        return [self.parquet_path / "parties-0.parquet", self.parquet_path / "transactions-0.parquet"]
 
     def files(self) -> list[Path]:
         """The generated N-Triples inputs; both engines read these same files."""
@@ -115,7 +153,7 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def work_fincrime(spec: DatasetSpec, max_length: int, write_dir: Path | None) -> dict[str, Any]:
+def work_fincrime(spec: DatasetSpec, max_length: int, write_dir: Path | None, write_format: str = "parquet") -> dict[str, Any]:
     """fincrime's in-memory engine on the project's chain rules, then the write phase.
 
     The figures are reported once reasoning is done, before writing, so a write phase that the
@@ -146,12 +184,54 @@ def work_fincrime(spec: DatasetSpec, max_length: int, write_dir: Path | None) ->
     if write_dir is not None:
         _report(dict(out, write_started=True))
         _say("fincrime: writing the derived triples")
-        target = write_dir / "derived.nt"
-        out["write_triples"] = result.write_ntriples(target)
-        out["write_bytes"] = target.stat().st_size
-        target.unlink()
+        target = write_dir / f"derived.{write_format}"
+        out["write_triples"] = result.write(target)
+        out["write_bytes"] = _size_of(target)
+        out["write_format"] = write_format
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
         out["phases"]["write"] = result.timings["write"]
         out["rss_peak_mb"] = _peak_rss_mb()
+    return out
+
+
+def _size_of(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
+
+
+def work_duckdb(spec: DatasetSpec, max_length: int, write_dir: Path | None) -> dict[str, Any]:
+    """DuckDB's recursive CTE over the generator's Parquet tables, all cores; then COPY."""
+    try:
+        import duckdb
+    except ImportError:
+        raise SystemExit("duckdb is not installed: .venv/bin/pip install -e '.[bench]' (or --skip-duckdb)") from None
+    parties, transactions = spec.parquet_files()
+    con = duckdb.connect(config={"threads": os.cpu_count() or 1})
+    _say("duckdb: reading Parquet")
+    began = time.perf_counter()
+    con.execute(
+        f"CREATE TABLE tx AS SELECT '{ENTITIES}' || id AS t, '{ENTITIES}' || originator AS o, "
+        f"'{ENTITIES}' || beneficiary AS b, amount AS a, date AS d FROM read_parquet('{transactions}')"
+    )
+    con.execute(f"CREATE TABLE suspicious AS SELECT '{ENTITIES}' || id AS p FROM read_parquet('{parties}') WHERE is_suspicious")
+    read_s = time.perf_counter() - began
+    _say("duckdb: recursive CTE")
+    began = time.perf_counter()
+    con.execute(DUCKDB_CHAINS.format(base=BASE, max_length=max_length))
+    reason_s = time.perf_counter() - began
+    partial, suspicious = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE beneficiary IN (SELECT p FROM suspicious)) FROM chains"
+    ).fetchone()
+    out: dict[str, Any] = {"phases": {"read": read_s, "reason": reason_s}, "partial": partial, "suspicious": suspicious}
+    out["total"] = read_s + reason_s
+    out["rss_reason_mb"] = _peak_rss_mb()
+    if write_dir is not None:
+        target = write_dir / "chains.parquet"
+        began = time.perf_counter()
+        con.execute(f"COPY chains TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+        out["phases"]["write"] = time.perf_counter() - began
+        out["write_bytes"] = _size_of(target)
+        out["write_triples"] = partial
+    out["rss_peak_mb"] = _peak_rss_mb()
     return out
 
 
@@ -308,9 +388,11 @@ def _report(result: dict[str, Any]) -> None:
     print(RESULT_TAG + json.dumps(result), flush=True)
 
 
-def worker_main(engine: str, spec: DatasetSpec, max_length: int, write_dir: Path | None) -> None:
+def worker_main(engine: str, spec: DatasetSpec, max_length: int, write_dir: Path | None, write_format: str) -> None:
     if engine == "fincrime":
-        result = work_fincrime(spec, max_length, write_dir)
+        result = work_fincrime(spec, max_length, write_dir, write_format)
+    elif engine == "duckdb":
+        result = work_duckdb(spec, max_length, write_dir)
     elif engine == "nemo":
         result = work_nemo(spec, max_length)
     else:
@@ -354,7 +436,7 @@ class MemoryGuard(threading.Thread):
 
 def run_worker(
     engine: str, spec: DatasetSpec, max_length: int, write: bool, limit_mb: float,
-    on_line: Callable[[str], None],
+    on_line: Callable[[str], None], write_format: str = "parquet",
 ) -> dict[str, Any]:
     """Run one engine in a fresh interpreter; its stderr lines go to ``on_line``.
 
@@ -366,7 +448,7 @@ def run_worker(
         sys.executable, str(Path(__file__).resolve()), "--worker", engine,
         "--transactions", str(spec.transactions), "--parties", str(spec.parties),
         "--suspicious-ratio", repr(spec.suspicious_ratio), "--seed", str(spec.seed),
-        "--end-date", spec.end_date, "--max-length", str(max_length),
+        "--end-date", spec.end_date, "--max-length", str(max_length), "--write-format", write_format,
     ]
     env = dict(os.environ, RUST_BACKTRACE="0", PYTHONPATH=str(ROOT))
     tail: deque[str] = deque(maxlen=20)
@@ -417,7 +499,8 @@ def ensure_dataset(spec: DatasetSpec, console: Any) -> tuple[bool, float]:
 
     from fincrime.generator import generate
 
-    if spec.is_present():
+    parquet_ready = all(f.is_file() for f in spec.parquet_files())
+    if spec.is_present() and parquet_ready:
         console.print(f"reusing {spec.path.relative_to(ROOT)}")
         return False, 0.0
     began = time.perf_counter()
@@ -431,6 +514,7 @@ def ensure_dataset(spec: DatasetSpec, console: Any) -> tuple[bool, float]:
             bar.update(task, completed=done, total=total or None)
 
         generate(spec.config(overwrite=True), progress=tick)
+        generate(spec.parquet_config(overwrite=True), progress=tick)  # the same graph, for DuckDB
     seconds = time.perf_counter() - began
     console.print(f"generated {spec.path.relative_to(ROOT)} in {seconds:.1f}s")
     return True, seconds
@@ -452,21 +536,27 @@ def render(results: dict[str, dict[str, Any]], console: Any) -> None:
         return "" if value is None else f"{value:.2f}"
 
     nemo = results.get("nemo")
+    duck = results.get("duckdb")
     fin = results.get("fincrime")
-    table = Table(title="suspicious chains: fincrime vs Nemo (seconds; best of the repeats)")
-    for header in ("engine", "rules", "read data", "load", "reasoning", "total", "vs Nemo",
-                   "write", "peak RSS MB", "partial chains", "suspicious"):
+    table = Table(title="suspicious chains: fincrime vs DuckDB and Nemo (seconds; best of the repeats)")
+    for header in ("engine", "rules", "read data", "load", "reasoning", "total", "vs DuckDB", "vs Nemo",
+                   "write", "write vs DuckDB", "peak RSS MB", "partial chains", "suspicious"):
         table.add_column(header, justify="left" if header == "engine" else "right")
-    labels = {"fincrime": "fincrime (memory)", "nemo": "Nemo", "python": "Python DFS (count only)"}
+    labels = {"fincrime": "fincrime (memory)", "duckdb": "DuckDB recursive CTE", "nemo": "Nemo",
+              "python": "Python DFS (count only)"}
     for engine, r in results.items():
         if r.get("exceeded"):
             table.add_row(
-                labels[engine], "", "", "", f"killed after {r['total']:.0f}s", "", "", "",
+                labels[engine], "", "", "", f"killed after {r['total']:.0f}s", "", "", "", "", "",
                 f"> {r['rss_peak_mb']:,.0f} (limit)", "?", "?",
             )
             continue
         ph = r["phases"]
         ratio = f"{r['total'] / nemo['total']:.2f}x" if nemo and not nemo.get("exceeded") else ""
+        duck_ok = duck and not duck.get("exceeded")
+        vs_duck = f"{r['total'] / duck['total']:.2f}x" if duck_ok else ""
+        write_vs = (f"{ph['write'] / duck['phases']['write']:.2f}x"
+                    if duck_ok and "write" in ph and "write" in duck["phases"] else "")
         rss = f"{r['rss_reason_mb']:,.0f}"
         if r.get("write_killed"):
             rss += f" (> {r['rss_peak_mb']:,.0f} in write: killed)"
@@ -478,7 +568,7 @@ def render(results: dict[str, dict[str, Any]], console: Any) -> None:
         )
         table.add_row(
             labels[engine], sec(ph.get("rules")), sec(ph.get("read")), sec(ph.get("load")),
-            sec(ph.get("reason")), sec(r["total"]), ratio, write_cell, rss,
+            sec(ph.get("reason")), sec(r["total"]), vs_duck, ratio, write_cell, write_vs, rss,
             f"{r['partial']:,}", f"{r['suspicious']:,}",
         )
     console.print(table)
@@ -487,7 +577,13 @@ def render(results: dict[str, dict[str, Any]], console: Any) -> None:
     if fin and "write_bytes" in fin:
         console.print(
             f"fincrime write phase: {fin['write_triples']:,} derived triples, "
-            f"{fin['write_bytes'] / 1e6:,.0f} MB of N-Triples in {fin['phases']['write']:.2f}s"
+            f"{fin['write_bytes'] / 1e6:,.0f} MB ({fin.get('write_format', 'nt')}) in {fin['phases']['write']:.2f}s"
+        )
+    duck = duck if duck and not duck.get("exceeded") else None
+    if fin and duck:
+        console.print(
+            f"ratio fincrime/DuckDB: total {fin['total'] / duck['total']:.2f}  "
+            f"(read + load + reasoning; goal <= 1.0)"
         )
     if fin and nemo:
         # without reading N-Triples: fincrime's dictionary load counts as reasoning, as Nemo's
@@ -542,7 +638,7 @@ def machine_facts() -> str:
     return (
         f"{os.cpu_count()} cores, commit {source}, "
         f"{platform.python_implementation()} {platform.python_version()}, "
-        f"polars {ver('polars')}, nemo-python {ver('nemo-python')}, "
+        f"polars {ver('polars')}, duckdb {ver('duckdb')}, nemo-python {ver('nemo-python')}, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
 
@@ -572,6 +668,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-length", type=int, default=30, help="maxChainLength, in transactions (30)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per engine, best reported (1)")
     parser.add_argument("--skip-nemo", action="store_true", help="do not run Nemo")
+    parser.add_argument("--skip-duckdb", action="store_true", help="do not run DuckDB")
+    parser.add_argument("--write-format", choices=("parquet", "nt", "nt.gz"), default="parquet",
+                        help="fincrime's write phase (parquet: the compact table set)")
     parser.add_argument("--no-python-baseline", action="store_true", help="skip the plain-Python walk")
     parser.add_argument("--no-write", action="store_true", help="skip fincrime's write phase")
     parser.add_argument("--keep-data", action="store_true",
@@ -598,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spec = DatasetSpec(args.transactions, args.parties, args.suspicious_ratio, args.seed, args.end_date)
     if args.worker:
-        worker_main(args.worker, spec, args.max_length, args.write_dir)
+        worker_main(args.worker, spec, args.max_length, args.write_dir, args.write_format)
         return 0
 
     from rich.console import Console
@@ -615,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     generated, _ = ensure_dataset(spec, console)
     engines = ["fincrime"]
+    if not args.skip_duckdb:
+        engines.append("duckdb")
     if not args.skip_nemo:
         engines.append("nemo")
     if not args.no_python_baseline:
@@ -628,6 +729,7 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_worker(
                         engine, spec, args.max_length, not args.no_write, args.max_rss_gb * 1024,
                         lambda line, label=label, status=status: status.update(f"{label}: {line[:100]}"),
+                        args.write_format,
                     )
                 runs[engine].append(result)
                 if result.get("write_killed"):
@@ -648,6 +750,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if generated and not args.keep_data:
             shutil.rmtree(spec.path, ignore_errors=True)
+            shutil.rmtree(spec.parquet_path, ignore_errors=True)
     results = {engine: best(r) for engine, r in runs.items()}
     render(results, console)
     console.print(f"load average after the run: {os.getloadavg()[0]:.1f}")

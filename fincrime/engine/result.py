@@ -79,23 +79,32 @@ class Result(TripleResult):
     def _entity_tables(self):  # type: ignore[no-untyped-def]
         return [t for t in self.executor.entities.values() if t.size("full")]
 
-    def entity_frames(self) -> Iterator[tuple[str, tuple[str, ...], pl.DataFrame]]:
-        """``(name, classes, frame)`` per entity table: decoded rows, column ``s`` then one per
-        predicate, named by the predicate term."""
+    def _canonical(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Rows ordered by their terms (the same order in every run)."""
+        ranks = self.executor.terms.ranks()
+        keys = [ranks.gather(frame[c]).alias(f"__r{i}") for i, c in enumerate(frame.columns)]
+        return frame.with_columns(keys).sort([k.name for k in keys]).select(frame.columns)
+
+    def entity_frames(self, batch: int = 500_000) -> Iterator[tuple[str, tuple[str, ...], pl.DataFrame]]:
+        """``(name, classes, frame)`` per entity table, in batches of rows ordered by subject:
+        decoded rows, column ``s`` then one per predicate, named by the predicate term."""
         terms = self.executor.terms
         for table in self._entity_tables():
             view = table.view("full")
-            columns = {"s": terms.decode(view["s"])}
-            for predicate in table.predicates:
-                columns[predicate] = terms.decode(view[table.column_of(predicate)])
-            yield table.name, table.classes, pl.DataFrame(columns)
+            view = view.with_columns(terms.ranks().gather(view["s"]).alias("__r")).sort("__r").drop("__r")
+            for start in range(0, view.height, batch):
+                part = view.slice(start, batch)
+                columns = {"s": terms.decode(part["s"])}
+                for predicate in table.predicates:
+                    columns[predicate] = terms.decode(part[table.column_of(predicate)])
+                yield table.name, table.classes, pl.DataFrame(columns)
 
     def write(self, path: str | os.PathLike[str]) -> int:
         started = time.perf_counter()
         if str(path).endswith(".parquet"):
             own = (
                 self._decode(key, frame.slice(start, 1_000_000))
-                for key, frame in self._frames(True, own=True) if key.kind != "t"
+                for key, frame in ((k, self._canonical(f)) for k, f in self._frames(True, own=True) if k.kind != "t")
                 for start in range(0, frame.height, 1_000_000)
             )
             count = write_table_set(path, self.entity_frames(), own)
@@ -214,6 +223,7 @@ class Result(TripleResult):
         for key, frame in self._frames(derived_only):
             if key.kind == "t":
                 continue
+            frame = self._canonical(frame)
             for start in range(0, frame.height, batch):
                 yield self._decode(key, frame.slice(start, batch))
 

@@ -2,8 +2,8 @@
 
 A *table set* is a folder (``derived.parquet/``) holding
 
-* ``triples.parquet``: columns ``s, p, o`` of canonical N-Triples terms;
-* ``entity-<name>.parquet``: one row per subject, column ``s`` then one column per predicate,
+* ``triples-<n>.parquet``: columns ``s, p, o`` of canonical N-Triples terms;
+* ``entity-<name>-<n>.parquet``: one row per subject, column ``s`` then one column per predicate,
   named by the predicate's canonical term (``<http://…#hasLength>``); the file's key-value
   metadata ``fincrime.classes`` lists (as JSON) the classes every subject of the table belongs
   to. A row stands for its ``rdf:type`` triples and one triple per predicate column.
@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from fincrime.errors import InputError
 
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
-TRIPLES = "triples.parquet"
+TRIPLES = "triples-{:05d}.parquet"
 CLASSES_KEY = "fincrime.classes"
 COMPRESSION = "zstd"
 
@@ -45,8 +45,8 @@ def is_table_set(path: str | os.PathLike[str]) -> bool:
     return Path(path).is_dir() and Path(path).name.endswith(".parquet")
 
 
-def _entity_file(name: str) -> str:
-    return "entity-" + re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".parquet"
+def _entity_file(name: str, part: int) -> str:
+    return f"entity-{re.sub(r'[^A-Za-z0-9_-]', '_', name)}-{part:05d}.parquet"
 
 
 def write_table_set(
@@ -62,25 +62,17 @@ def write_table_set(
     tmp.mkdir(parents=True)
     count = 0
     try:
-        for name, classes, frame in entities:
-            table = frame.to_arrow()
-            meta = dict(table.schema.metadata or {})
-            meta[CLASSES_KEY.encode()] = json.dumps(list(classes)).encode()
-            pq.write_table(table.replace_schema_metadata(meta), tmp / _entity_file(name), compression=COMPRESSION)
+        # polars writes Parquet itself (on all cores); going through Arrow first would copy
+        # every string view of the decoded terms into one buffer
+        parts: dict[str, int] = {}
+        for name, classes, frame in entities:  # a table may come in several batches
+            n = parts[name] = parts.get(name, -1) + 1
+            frame.write_parquet(tmp / _entity_file(name, n), compression=COMPRESSION,
+                                metadata={CLASSES_KEY: json.dumps(list(classes))})
             count += frame.height * (len(classes) + frame.width - 1)
-        writer = None
-        try:
-            for frame in triples:
-                if frame.height == 0:
-                    continue
-                table = frame.select("s", "p", "o").to_arrow()
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp / TRIPLES, table.schema, compression=COMPRESSION)
-                writer.write_table(table)
-                count += frame.height
-        finally:
-            if writer is not None:
-                writer.close()
+        for n, frame in enumerate(f for f in triples if f.height):
+            frame.select("s", "p", "o").write_parquet(tmp / TRIPLES.format(n), compression=COMPRESSION)
+            count += frame.height
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -92,7 +84,7 @@ def write_table_set(
 def entity_tables(folder: str | os.PathLike[str]) -> Iterator[tuple[tuple[str, ...], pl.DataFrame]]:
     """``(classes, frame)`` of each entity table of a table set."""
     for path in sorted(Path(folder).glob("entity-*.parquet")):
-        meta = pq.read_schema(path).metadata or {}
+        meta = pq.read_metadata(path).metadata or {}
         classes = tuple(json.loads(meta.get(CLASSES_KEY.encode(), b"[]")))
         yield classes, pl.read_parquet(path)
 
@@ -109,8 +101,7 @@ def read_table_set(folder: str | os.PathLike[str], batch: int = 1_000_000) -> It
                 yield part.select("s", pl.lit(RDF_TYPE).alias("p"), pl.lit(cls).alias("o"))
             for column in part.columns[1:]:
                 yield part.select("s", pl.lit(column).alias("p"), pl.col(column).alias("o")).drop_nulls("o")
-    path = root / TRIPLES
-    if path.exists():
+    for path in sorted(root.glob("triples-*.parquet")):
         parquet = pq.ParquetFile(path)
         for batch_ in parquet.iter_batches(batch_size=batch, columns=["s", "p", "o"]):
             yield pl.from_arrow(batch_)  # type: ignore[misc]
@@ -123,6 +114,6 @@ def count_table_set(folder: str | os.PathLike[str]) -> int:
         meta = pq.read_metadata(path)
         classes = json.loads((meta.metadata or {}).get(CLASSES_KEY.encode(), b"[]"))
         total += meta.num_rows * (len(classes) + meta.num_columns - 1)
-    if (root / TRIPLES).exists():
-        total += pq.read_metadata(root / TRIPLES).num_rows
+    for path in root.glob("triples-*.parquet"):
+        total += pq.read_metadata(path).num_rows
     return total

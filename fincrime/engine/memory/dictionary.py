@@ -30,6 +30,7 @@ class TermDictionary:
         self._attr_cache: dict[str, pl.Series] = {}
         self._attr_pending: dict[str, list[pl.Series]] = {}
         self._attr_done = 0  # terms whose attributes are derived
+        self._ranks: pl.Series | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -117,6 +118,26 @@ class TermDictionary:
 
     def decode(self, ids: pl.Series) -> pl.Series:
         return self.keys().gather(ids)
+
+    def ranks(self) -> pl.Series:
+        """Each id's position in an order of all terms that depends on the terms only (their
+        64-bit hash, then the text where two hashes are equal): ordering facts by the ranks
+        of their terms gives the same order in every run, whatever order the ids were given
+        in, without sorting strings."""
+        if self._ranks is None or self._ranks.len() != self._size:
+            keys = self.keys()
+            hashes = keys.hash(seed=_SEED).to_numpy()
+            order = np.argsort(hashes, kind="stable")
+            ordered = hashes[order]
+            tied = np.flatnonzero(ordered[1:] == ordered[:-1])
+            if tied.size:  # equal hashes: those runs of ids ordered by their text
+                starts = np.unique(np.concatenate([tied, tied + 1]))
+                for run in np.split(starts, np.flatnonzero(np.diff(starts) > 1) + 1):
+                    ids = order[run]
+                    order[run] = ids[np.argsort(keys.gather(ids).to_numpy())]
+            self._ranks = pl.Series("rank", np.empty(self._size, dtype=np.uint32)).scatter(
+                order, pl.int_range(self._size, eager=True, dtype=pl.UInt32))
+        return self._ranks
 
     def attribute(self, name: str) -> pl.Series:
         """The typed attribute ``name`` (see :data:`ATTRS`) of every term, by id.

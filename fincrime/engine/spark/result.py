@@ -80,7 +80,7 @@ class SparkResult(TripleResult):
 
     def write(self, path: str | os.PathLike[str]) -> int:
         """N-Triples (``.nt``, ``.nt.gz``) or a Parquet table set (``.parquet`` folder; no
-        entity tables on Spark: every triple in ``triples.parquet``), streamed through the
+        entity tables on Spark: every triple in ``triples-*.parquet``), streamed through the
         driver in Arrow batches."""
         if not str(path).endswith(".parquet"):
             return self.write_ntriples(path)
