@@ -305,7 +305,7 @@ def load_transfers(files: list[Path]) -> tuple[dict[int, tuple[list[int], list[i
     """
     import polars as pl
 
-    from fincrime.rdf.ntriples import read_ntriples
+    from fincrime.rdf import read_ntriples
 
     triples = read_ntriples(files)
     wanted = {f"<{PROPS}{n}>": n for n in ("hasOriginator", "hasBeneficiary", "hasDate")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from fincrime.engine import materialize_frame
-from fincrime.rdf.ntriples import parse_document
+from fincrime.rdf import parse_document
 from fincrime.rules import apply_params, parse_program
 
 E = "http://e/"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from engine_support import E, facts, run
 
-from fincrime.rdf.ntriples import read_ntriples
+from fincrime.rdf import read_ntriples
 from fincrime.rdf.tables import count_table_set, read_table_set
 
 ROOT = Path(__file__).resolve().parents[1]

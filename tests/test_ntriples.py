@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fincrime.errors import SourceError
-from fincrime.rdf.ntriples import parse_document, parse_line, read_ntriples, write_ntriples
+from fincrime.rdf import parse_document, parse_line, read_ntriples, write_ntriples
 from fincrime.rdf.terms import iri, literal, parse_term
 
 # rdflib (the reference parser here) treats Unicode spaces in IRIs as errors, so leave them out

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from fincrime.engine import materialize_frame
-from fincrime.rdf.ntriples import parse_document
+from fincrime.rdf import parse_document
 from fincrime.rules import load_program
 
 ROOT = Path(__file__).resolve().parent.parent

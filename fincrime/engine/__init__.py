@@ -23,7 +23,7 @@ import polars as pl
 from fincrime.engine.memory.executor import MemoryExecutor
 from fincrime.engine.result import Result
 from fincrime.errors import InputError
-from fincrime.rdf.ntriples import read_ntriples
+from fincrime.rdf import read_ntriples
 from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from fincrime.engine.memory.executor import MemoryExecutor, RunStats
-from fincrime.rdf.ntriples import write_ntriples
+from fincrime.rdf import write_ntriples
 from fincrime.rdf.tables import write_table_set
 from fincrime.rules.plan import TYPE_IRI, RelKey
 

@@ -63,7 +63,7 @@ def unescape_string(text: str) -> str:
             i += 1
             continue
         if i + 1 >= n:
-            raise ValueError("dangling backslash")
+            raise EscapeError("dangling backslash", i)
         e = text[i + 1]
         if e in _UNESCAPES:
             out.append(_UNESCAPES[e])
@@ -72,12 +72,23 @@ def unescape_string(text: str) -> str:
             width = 4 if e == "u" else 8
             digits = text[i + 2 : i + 2 + width]
             if len(digits) != width or any(d not in "0123456789abcdefABCDEF" for d in digits):
-                raise ValueError(f"bad \\{e} escape")
-            out.append(chr(int(digits, 16)))
+                raise EscapeError(f"bad \\{e} escape", i)
+            code = int(digits, 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:  # no such character, or half of a pair
+                raise EscapeError(f"\\{e}{digits} is not a Unicode character", i)
+            out.append(chr(code))
             i += 2 + width
         else:
-            raise ValueError(f"unknown escape \\{e}")
+            raise EscapeError(f"unknown escape \\{e}", i)
     return "".join(out)
+
+
+class EscapeError(ValueError):
+    """A bad escape in a string; ``offset`` is where it starts."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
 
 
 def iri(value: str) -> str:

@@ -22,6 +22,10 @@ from typing import Any
 import polars as pl
 
 from fincrime.errors import InputError
+from fincrime.rdf import read_ntriples as read_terms
+from fincrime.rdf.columns import bare, lexical
+from fincrime.rdf.columns import iri_value as iri
+from fincrime.rdf.terms import unescape_string as unescape
 from fincrime.viz.model import (
     CHAIN_CLASSES,
     HIGH_VALUE_CHAIN,
@@ -35,7 +39,6 @@ from fincrime.viz.model import (
     assign_slugs,
     local_name,
 )
-from fincrime.viz.ntriples import iri, lexical, read_ntriples, unescape
 from fincrime.vocab import PROP, RDF_TYPE, RDFS
 
 HAS_ORIGINATOR = PROP + "hasOriginator"
@@ -129,6 +132,12 @@ def load_job(job_dir: str | Path) -> JobData:
     _cache.clear()
     _cache[job_dir] = (sig, job)
     return job
+
+
+def read_ntriples(path: Path, predicates: list[str] | None = None) -> pl.DataFrame:
+    """Triples of a file with bare subject and predicate IRIs (objects stay terms)."""
+    wanted = None if predicates is None else [f"<{p}>" for p in predicates]
+    return read_terms([path], predicates=wanted).select(bare("s"), bare("p"), "o")
 
 
 def _read_data(paths: list[Path]) -> pl.DataFrame:

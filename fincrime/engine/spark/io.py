@@ -2,7 +2,7 @@
 writing derived triples (N-Triples part files, Parquet, one N-Triples file).
 
 N-Triples lines are split by Spark in parallel (one task per file part; gzip files one task
-each) with the same fast-path pattern as :mod:`fincrime.rdf.ntriples`; the rare lines it does
+each) with the fast-path patterns of :mod:`fincrime.rdf.syntax`; the rare lines they do
 not cover (escapes, unusual blank-node labels) and bad lines go through the strict parser on the
 driver, so errors name the file and line exactly as the in-memory reader does.
 """
@@ -23,7 +23,8 @@ from pyspark.sql import functions as F
 
 from fincrime.engine.spark.values import escape_column
 from fincrime.errors import InputError, SourceError
-from fincrime.rdf.ntriples import _FAST_LINE, _SKIP_LINE, _STRING_SUFFIX, open_text, parse_line
+from fincrime.rdf import parse_line, read_text
+from fincrime.rdf.syntax import CANONICAL_LINE, FAST_LINE, SKIP_LINE, STRING_SUFFIX
 from fincrime.rdf.terms import XSD_BOOLEAN, XSD_DATETIME, XSD_DECIMAL, iri
 from fincrime.vocab import ENT, PROP, RDF_TYPE, RDFS, TYPE
 
@@ -68,19 +69,26 @@ def read_ntriples(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     """
     _check_gzip_names(paths)
     lines = spark.read.text(list(paths)).select("value", F.col("_metadata.file_path").alias("file"))
-    lines = lines.filter(~F.col("value").rlike(_SKIP_LINE))
-    parts = F.split(F.trim(F.col("value")), r"[ \t]+", 3)
-    fast = F.col("value").rlike(_FAST_LINE)
-    # two projections: the line is matched and the object extracted once, then read by every
-    # branch of the fix-up
+    lines = lines.filter(~F.col("value").rlike(SKIP_LINE))
+    value = F.col("value")
+    # Canonical lines (one space between terms) split on their first two spaces; other plain
+    # lines (tabs, no spaces at all) are split by the capturing pattern, evaluated only for them.
+    canonical = value.rlike(CANONICAL_LINE)
+    parts = F.split(value, " ", 3)
     raw = lines.select(
-        fast.alias("ok"), parts.getItem(0).alias("s"), parts.getItem(1).alias("p"),
-        F.when(fast, F.regexp_extract(F.col("value"), _FAST_LINE, 3)).alias("o"), "value", "file",
+        canonical.alias("c"), (canonical | value.rlike(FAST_LINE)).alias("ok"), parts.alias("parts"), "value", "file",
     )
-    return raw.select(
-        F.when(F.col("ok"), F.col("s")).alias("s"),
-        F.when(F.col("ok"), F.col("p")).otherwise(F.col("value")).alias("p"),
-        F.when(F.col("ok"), _canonical_object(F.col("o"))).otherwise(F.col("file")).alias("o"),
+    c, ok = F.col("c"), F.col("ok")
+
+    def group(k: int) -> Column:
+        return F.when(c, F.col("parts").getItem(k)).when(ok, F.regexp_extract(value, FAST_LINE, k + 1))
+
+    rest = F.col("parts").getItem(2)
+    obj = F.when(c, rest.substr(F.lit(1), F.length(rest) - 2)).when(ok, F.regexp_extract(value, FAST_LINE, 3))
+    # the object is extracted in one projection and fixed up in the next (read by every branch)
+    split = raw.select(group(0).alias("s"), F.when(ok, group(1)).otherwise(value).alias("p"), obj.alias("o"), ok, "file")
+    return split.select(
+        "s", "p", F.when(ok, _canonical_object(F.col("o"))).otherwise(F.col("file")).alias("o"),
     )
 
 
@@ -104,7 +112,7 @@ def _parse_slow(text: str, file: str) -> tuple[str, str, str]:
 
 def _line_number(path: str, text: str) -> int:
     try:
-        for n, line in enumerate(open_text(Path(path)).split("\n"), 1):
+        for n, line in enumerate(read_text(path).split("\n"), 1):
             if line.rstrip("\r") == text.rstrip("\r"):
                 return n
     except (OSError, SourceError):
@@ -116,7 +124,7 @@ def _canonical_object(o: Column) -> Column:
     """Fast-path spelling fixes: drop ``^^xsd:string``, lower-case language tags."""
     lang = F.regexp_extract(o, r'"@([^"]*)$', 1)
     return (
-        F.when(o.endswith(_STRING_SUFFIX), o.substr(F.lit(1), F.length(o) - len(_STRING_SUFFIX)))
+        F.when(o.endswith(STRING_SUFFIX), o.substr(F.lit(1), F.length(o) - len(STRING_SUFFIX)))
         .when((lang != "") & (lang != F.lower(lang)), F.concat(F.regexp_replace(o, r'"@[^"]*$', '"@'), F.lower(lang)))
         .otherwise(o)
     )
