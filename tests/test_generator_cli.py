@@ -158,12 +158,14 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_partial_files_of_dead_runs_are_swept(tmp_path: Path) -> None:
     dead = tmp_path / f".transactions-0.nt.partial-{2**22 + 12345}-0a1b"  # above any pid_max
-    live = tmp_path / f".parties-0.nt.partial-{os.getppid()}-0a1b"  # a running process: maybe busy
+    # a live process id (reused after a SIGKILL): with the folder's lock held no run is writing
+    # here, so its partial file is an orphan too
+    reused = tmp_path / f".parties-0.nt.partial-{os.getppid()}-0a1b"
     foreign = tmp_path / ".notes.txt.partial-99999999-0a1b"  # not one of our names
-    for path in (dead, live, foreign):
+    for path in (dead, reused, foreign):
         path.write_bytes(b"half")
     run(tmp_path, transactions=500)
-    assert not dead.exists() and live.exists() and foreign.exists()
+    assert not dead.exists() and not reused.exists() and foreign.exists()
 
 
 def test_smallest_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,12 @@ PROFILES = ("original", "realistic")
 DEFAULT_CHUNK = 8192
 
 _SUFFIX = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+#: Bounds of a run: a trillion transactions is hundreds of terabytes of N-Triples already;
+#: the party table stays in memory (about ``PARTY_BYTES`` a party), so it must fit.
+MAX_TRANSACTIONS = 10**12
+MAX_PARTIES = 10**10
+PARTY_BYTES = 100
+MAX_DAYS = 3_660_000  # the years 1000-9999
 
 
 def parse_count(text: str | int, option: str) -> int:
@@ -152,8 +158,8 @@ class GeneratorConfig:
     def resolve(self) -> ResolvedConfig:
         """Validate and fill in the defaults; raises InputError naming the option."""
         t = _whole(self.transactions, "--transactions")
-        if t < 1:
-            raise InputError(f"--transactions must be at least 1 (got {t})")
+        if not 1 <= t <= MAX_TRANSACTIONS:
+            raise InputError(f"--transactions must be between 1 and {MAX_TRANSACTIONS:,} (got {t:,})")
         p = t // 10 if self.parties is None else _whole(self.parties, "--parties")
         if self.parties is None and p < 2:
             p = 2
@@ -161,12 +167,16 @@ class GeneratorConfig:
             raise InputError(
                 f"--parties must be at least 2, a transfer needs two parties (got {p})"
             )
+        if p > MAX_PARTIES:
+            given = "" if self.parties is not None else " (by default, transactions/10)"
+            raise InputError(f"--parties must be at most {MAX_PARTIES:,} (got {p:,}{given})")
+        _check_party_memory(p)
         ratio = _number(self.suspicious_ratio, "--suspicious-ratio")
         if not 0.0 <= ratio <= 1.0:
             raise InputError(f"--suspicious-ratio must be between 0 and 1 (got {ratio})")
         days = _whole(self.days, "--days")
-        if days < 1:
-            raise InputError(f"--days must be at least 1 (got {days})")
+        if not 1 <= days <= MAX_DAYS:
+            raise InputError(f"--days must be between 1 and {MAX_DAYS:,} (the years 1000-9999) (got {days:,})")
         files = _whole(self.files, "--files")
         if not 1 <= files <= min(t, p):
             raise InputError(
@@ -183,7 +193,10 @@ class GeneratorConfig:
                 f"--profile must be one of {', '.join(PROFILES)} (got {self.profile!r})"
             )
         end = parse_end_date(self.end_date)
-        start = end - timedelta(days=days)
+        try:
+            start = end - timedelta(days=days)
+        except OverflowError:  # before the year 1
+            start = datetime.min
         if start.year < 1000 or end.year > 9999:
             raise InputError(
                 f"--end-date/--days reach outside the years 1000-9999 ({start} to {end})"
@@ -264,6 +277,21 @@ class ResolvedConfig:
         """``[start, end)`` in seconds since 1970-01-01 (naive, UTC)."""
         epoch = datetime(1970, 1, 1)
         return int((self.start - epoch).total_seconds()), int((self.end - epoch).total_seconds())
+
+
+def _check_party_memory(parties: int) -> None:
+    """The party table (ids, flags, activity weights) is held in memory for the whole run."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    need = parties * PARTY_BYTES
+    if need > 0.8 * physical:
+        raise InputError(
+            f"--parties {parties:,} needs about {need / 1e9:,.0f} GB of memory for the party table, "
+            f"more than this machine's {physical / 1e9:,.0f} GB",
+            hint="use fewer parties",
+        )
 
 
 def _whole(value: object, option: str) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fincrime import __version__
+from fincrime.errors import FincrimeError
 from fincrime.generator.config import GeneratorConfig, ResolvedConfig
 from fincrime.generator.groundtruth import ground_truth_text
 from fincrime.generator.parties import PartyTable, build_party_table, name_width, party_batch
@@ -151,6 +154,38 @@ def generate(config: GeneratorConfig, *, progress: ProgressFn | None = None) -> 
     """Generate a dataset as ``config`` says; see :mod:`fincrime.generator`."""
     began = time.perf_counter()
     rc = config.resolve()
+    with _stopped_by_signals():
+        return _generate(rc, began, progress)
+
+
+class Terminated(FincrimeError):
+    """The run was asked to stop (SIGTERM, SIGHUP): its partial files are removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"generation stopped by {signal.Signals(signum).name}; no file was written")
+        self.exit_code = 128 + signum
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP end a run the way Ctrl-C does, so its partial files (gigabytes, for
+    big runs) are deleted; after a SIGKILL the next run into the folder deletes them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _generate(rc: ResolvedConfig, began: float, progress: ProgressFn | None) -> GenerationReport:
     outputs = OutputSet(rc.out, overwrite=rc.overwrite)
     writer = BackgroundWriter()
     try:

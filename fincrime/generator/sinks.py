@@ -84,10 +84,12 @@ class OutputSet:
             self._lock = -1
 
     def _sweep_orphans(self) -> None:
-        """Delete partial files of earlier runs whose process is gone (killed, power loss)."""
+        """Delete partial files of earlier runs (killed with SIGKILL, power loss): called with
+        the directory's lock held, so no other run is writing here and every partial file is
+        an orphan, whatever its process id (a reused id would otherwise keep one forever)."""
         for path in self.out.iterdir():
             m = _PARTIAL.match(path.name)
-            if m and GENERATED.match(m["name"]) and not _alive(int(m["pid"])):
+            if m and GENERATED.match(m["name"]):
                 path.unlink(missing_ok=True)
 
     def partial(self, name: str) -> Path:
@@ -209,15 +211,3 @@ class ParquetSink:
         if self.buffered:
             self.writer.write_table(pa.concat_tables(self.buffer), row_group_size=self.row_group)
         self.writer.close()
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
