@@ -80,3 +80,20 @@ def test_every_command_has_help_with_an_example(capsys):
     for name in names:
         assert main([name, "--help"]) == 0
         assert "Example" in capsys.readouterr().out, name
+
+
+def test_prefix_option_replaces_the_default_prefix_or_fails_cleanly(tmp_path, capsys):
+    rules = tmp_path / "r.dlog"
+    rules.write_text("[?x, :reaches, ?y] :- [?x, :pays, ?y] .\n")
+    data = tmp_path / "d.nt"
+    data.write_text(DATA)
+    for option in ("=http://e/", ":=http://e/", ":=<http://e/>"):
+        out = tmp_path / "o.nt"
+        assert main(["reason", "-r", str(rules), "-d", str(data), "--prefix", option, "--out", str(out)]) == 0
+        assert read_ntriples([out]).height == 2, option  # ':' now means http://e/
+    capsys.readouterr()
+    for option, needle in (("x=relative", "not an absolute IRI"), ("b@d=http://e/", "bad prefix name"),
+                           ("noequals", "expected name=value")):
+        assert main(["reason", "-r", str(rules), "-d", str(data), "--prefix", option]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and len(err.strip().splitlines()) == 1

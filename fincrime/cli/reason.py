@@ -39,12 +39,14 @@ def expand_data(items: list[str]) -> list[Path]:
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, str]:
+    """``name=value`` items; for ``--prefix`` the name may be empty or ``:`` (the default
+    prefix ``:``), and the rules parser checks names and IRIs."""
     pairs: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep or not name:
+        if not sep or (not name and what != "prefix"):
             raise InputError(f"--{what} {item!r}: expected name=value")
-        pairs[name.strip()] = value.strip().strip("<>") if what == "prefix" else value.strip()
+        pairs[name.strip()] = value.strip()
     return pairs
 
 
@@ -90,7 +92,7 @@ def reason(
     ),
     out_format: str | None = typer.Option(
         None, "--format", help="Output format when --out has no telling suffix: nt, nt.gz or parquet."),
-    prefix: list[str] = typer.Option([], "--prefix", help="Extra prefix for rule files: name=IRI (repeatable)."),
+    prefix: list[str] = typer.Option([], "--prefix", help="Prefix for rule files: name=IRI, or =IRI / :=IRI to replace the default ':' (repeatable)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Rule parameter: name=value (repeatable)."),
     engine: str = typer.Option("memory", "--engine", help="memory (default) or spark."),
     spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL (engine spark)."),
@@ -150,7 +152,7 @@ def explain_cmd(
     fact: str = typer.Argument(..., help='The fact, e.g. "<http://…/c1> a type:SuspiciousChain" (N-Triples terms or prefixed names).'),
     rules: list[Path] = typer.Option([], "--rules", "-r", help="Datalog rule file (repeatable)."),
     data: list[str] = typer.Option([], "--data", "-d", help="N-Triples file, folder or glob (repeatable)."),
-    prefix: list[str] = typer.Option([], "--prefix", help="Extra prefix: name=IRI (repeatable)."),
+    prefix: list[str] = typer.Option([], "--prefix", help="Prefix: name=IRI, or =IRI / :=IRI for ':' (repeatable)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Rule parameter: name=value (repeatable)."),
     depth: int = typer.Option(12, "--depth", help="Deepest level shown."),
 ) -> None:

@@ -18,6 +18,7 @@ nesting is bounded (:data:`MAX_DEPTH`), so no input can exhaust the stack.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urljoin
@@ -624,6 +625,30 @@ def number_literal(text: str) -> str:
     return literal(text, XSD_INTEGER)
 
 
+_PREFIX_NAME = re.compile(r"(?:[A-Za-z\u00c0-\ufffd](?:[A-Za-z_0-9\-.\u00c0-\ufffd]*[A-Za-z_0-9\-\u00c0-\ufffd])?)?")
+
+
+def normalize_prefixes(prefixes: Mapping[str, str]) -> dict[str, str]:
+    """Prefixes supplied by a caller: ``""`` and ``":"`` both name the default prefix (``prop``
+    and ``prop:`` the same one), IRIs may be written with or without ``<>``; a bad name or a
+    relative IRI is an error, never silently ignored.
+
+    >>> normalize_prefixes({":": "<http://e/>", "ex:": "http://x/"})
+    {'': 'http://e/', 'ex': 'http://x/'}
+    """
+    out: dict[str, str] = {}
+    for raw_name, raw_iri in prefixes.items():
+        name = raw_name.strip().removesuffix(":")
+        value = str(raw_iri).strip().removeprefix("<").removesuffix(">")
+        shown = f"{name}:" if name else "':' (the default prefix)"
+        if not _PREFIX_NAME.fullmatch(name):
+            raise InputError(f"bad prefix name {raw_name!r}", hint="a prefix name is like 'prop' or empty for ':'")
+        if not _has_scheme(value) or any(c in value for c in ' <>"{}|^`\\') or any(ord(c) < 0x21 for c in value):
+            raise InputError(f"prefix {shown} {raw_iri!r} is not an absolute IRI")
+        out[name] = value
+    return out
+
+
 def parse_program(
     text: str,
     source: str = "<rules>",
@@ -633,7 +658,7 @@ def parse_program(
     check: bool = True,
 ) -> Program:
     """Parse the text of one rule file. ``prefixes`` add to (or replace) :data:`DEFAULT_PREFIXES`."""
-    declared = dict(DEFAULT_PREFIXES if prefixes is None else {**DEFAULT_PREFIXES, **prefixes})
+    declared = dict(DEFAULT_PREFIXES if prefixes is None else {**DEFAULT_PREFIXES, **normalize_prefixes(prefixes)})
     parser = _Parser(text, source, declared, base)
     try:
         rules = parser.program()
