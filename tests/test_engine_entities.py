@@ -78,3 +78,13 @@ def test_second_value_evicts_the_row_and_keeps_both_values():
     # node a_b gets p1 = c as well as b: both values are facts
     assert (node("a", "b"), ":b") in p1 and (node("a", "b"), ":c") in p1
     assert facts(result) == facts(run(rules, data, entity_tables=False))
+
+
+def test_rounds_evaluated_in_slices_give_the_same_facts(monkeypatch):
+    from fincrime.engine.memory import executor
+
+    data = "".join(f"<:c{i % 4}> <:e{i % 2}> <:c{(i * 3 + 1) % 4}> .\n" for i in range(12))
+    rules = "\n".join([MINT, EXTEND, *OPTIONAL.values()])
+    whole = facts(run(rules, data))
+    monkeypatch.setattr(executor, "SLICE_ROWS", 1)
+    assert facts(run(rules, data)) == whole

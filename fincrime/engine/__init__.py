@@ -23,7 +23,7 @@ import polars as pl
 from fincrime.engine.memory.executor import MemoryExecutor
 from fincrime.engine.result import Result
 from fincrime.errors import InputError
-from fincrime.rdf import read_ntriples
+from fincrime.rdf import iter_frames
 from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
 
@@ -47,10 +47,22 @@ def materialize(
         return materialize_spark(program, list(data_paths), engine_options or {}, progress)
     say = progress_reporter(progress)
     started = time.perf_counter()
-    triples = read_ntriples(data_paths)
-    parsed = time.perf_counter()
-    say(f"read {triples.height:,} triples in {parsed - started:.2f}s")
-    return _run(program, triples, say, {"parse": parsed - started}, engine_options or {})
+    executor = _executor(engine_options or {})
+    read = 0
+    # chunk by chunk: the text of a large input is never in memory at once
+    for path in data_paths:
+        for frame in iter_frames(path):
+            if "g" in frame.columns:
+                if frame["g"].null_count() < frame.height:
+                    raise InputError(f"{path}: holds named graphs, which the rule engine does not read yet")
+                frame = frame.drop("g")
+            executor.load_terms(frame, bulk=True)
+            read += frame.height
+            say(f"read {read:,} triples")
+    executor.finish_bulk()
+    loaded = time.perf_counter()
+    say(f"read {read:,} triples in {loaded - started:.2f}s")
+    return _reason(program, executor, say, {"parse": loaded - started})
 
 
 def materialize_frame(
@@ -65,18 +77,28 @@ def materialize_frame(
     return _run(program, triples, progress_reporter(progress), {}, engine_options or {})
 
 
+def _executor(options: Mapping[str, Any]) -> MemoryExecutor:
+    return MemoryExecutor(base_for=lambda rp: rp.rule.base, entity_tables=bool(options.get("entity_tables", True)))
+
+
 def _run(
     program: Program, triples: pl.DataFrame, say: ProgressFn, timings: dict[str, float],
     options: Mapping[str, Any],
 ) -> Result:
+    started = time.perf_counter()
+    executor = _executor(options)
+    executor.load_terms(triples)
+    timings["load"] = time.perf_counter() - started
+    return _reason(program, executor, say, timings)
+
+
+def _reason(program: Program, executor: MemoryExecutor, say: ProgressFn, timings: dict[str, float]) -> Result:
     plan = build_plan(program)
     started = time.perf_counter()
-    executor = MemoryExecutor(base_for=lambda rp: rp.rule.base, entity_tables=bool(options.get("entity_tables", True)))
-    executor.load_terms(triples)
     executor.commit()
     input_rows = {k: len(r) for k, r in executor.relations.items()}
     loaded = time.perf_counter()
-    timings["load"] = loaded - started
+    timings["load"] = timings.get("load", 0.0) + loaded - started
     executor.run(plan, say)
     timings["reason"] = time.perf_counter() - loaded
     return Result(executor, input_rows, timings)

@@ -46,6 +46,8 @@ ProgressFn = Callable[[str], None]
 MEMO_MIN_ROWS = 50_000
 MEMO_SAMPLE = 20_000
 MEMO_RATIO = 20
+# A large first scan of a rule body is evaluated this many rows at a time (bounds memory).
+SLICE_ROWS = 1_000_000
 # A join followed by an inequality between its sides runs as a range join from this many rows.
 RANGE_MIN_ROWS = 10_000
 RANGE_OPERATORS = frozenset(OPERATORS)
@@ -121,23 +123,32 @@ class MemoryExecutor:
             self._type_id = self.terms.encode_one(TYPE_IRI)
         return self._type_id
 
-    def add_triples(self, frame: pl.DataFrame) -> None:
-        """Add ``s, p, o`` id triples (routing ``rdf:type`` triples to class relations)."""
+    def add_triples(self, frame: pl.DataFrame, bulk: bool = False) -> None:
+        """Add ``s, p, o`` id triples (routing ``rdf:type`` triples to class relations);
+        ``bulk``: queue them without deduplication (see :meth:`finish_bulk`)."""
         typed = frame.filter(pl.col("p") == self.type_id)
         other = frame.filter(pl.col("p") != self.type_id)
         for (cls,), part in typed.partition_by("o", as_dict=True).items():
             key = RelKey("c", self.terms.decode(pl.Series([cls], dtype=ID))[0], 1)
-            self.relation(key).add(part.select("s"), self._fresh_from)
+            rel = self.relation(key)
+            rel.append(part.select("s")) if bulk else rel.add(part.select("s"), self._fresh_from)
         for (pred,), part in other.partition_by("p", as_dict=True).items():
             key = RelKey("p", self.terms.decode(pl.Series([pred], dtype=ID))[0])
-            self.relation(key).add(part.select("s", "o"), self._fresh_from)
+            rel = self.relation(key)
+            rel.append(part.select("s", "o")) if bulk else rel.add(part.select("s", "o"), self._fresh_from)
 
-    def load_terms(self, triples: pl.DataFrame) -> None:
-        """Load input triples given as canonical term strings."""
+    def load_terms(self, triples: pl.DataFrame, bulk: bool = False) -> None:
+        """Load input triples given as canonical term strings (``bulk``: a chunk of a larger
+        input, deduplicated once by :meth:`finish_bulk`)."""
         s = self.terms.encode(triples["s"])
         p = self.terms.encode(triples["p"])
         o = self.terms.encode(triples["o"])
-        self.add_triples(pl.DataFrame({"s": s, "p": p, "o": o}))
+        self.add_triples(pl.DataFrame({"s": s, "p": p, "o": o}), bulk=bulk)
+
+    def finish_bulk(self) -> None:
+        """Deduplicate what bulk loads queued, once per relation."""
+        for rel in self.relations.values():
+            rel.dedupe_pending()
 
     def load_facts(self, plan: ProgramPlan) -> None:
         """The rule files' facts, one frame per relation (not one insert per fact)."""
@@ -213,7 +224,7 @@ class MemoryExecutor:
         """Keep the entity-table invariant at the end of a round: a subject has one row in one
         table, and no other fact of that table's predicates or classes."""
         pending = {t: t.settle_pending() for t in self.entities.values() if t.sizes["pending"]}
-        if len(pending) > 1:
+        if pending:  # two rows for one subject, from one table's evaluations or two tables'
             subjects = pl.concat([rows.select("s") for rows in pending.values()])["s"]
             twice = subjects.filter(subjects.is_duplicated()).unique()
             if twice.len():
@@ -311,9 +322,8 @@ class MemoryExecutor:
     def _evaluate(self, rp: RulePlan, delta_at: int | None) -> None:
         started = time.perf_counter()
         st = self.stats.rules.setdefault(rp.index, RuleStats(rp.rule.label(), rp.rule.text))
-        frame = self.evaluate_body(rp.body, delta_at, self._base_for(rp), recursive=rp.recursive_atoms)
-        st.evaluations += 1
-        if frame is not None and frame.height:
+
+        def insert(frame: pl.DataFrame) -> None:
             st.fired += frame.height
             in_shape: set[int] = set()
             for shape, table in self._shapes.get(rp.index, ()):
@@ -322,6 +332,9 @@ class MemoryExecutor:
             for i, head in enumerate(rp.head):
                 if i not in in_shape:
                     st.derived += self._insert_head(head, frame)
+
+        self.evaluate_body(rp.body, delta_at, self._base_for(rp), recursive=rp.recursive_atoms, sink=insert)
+        st.evaluations += 1
         self.stars.reset()
         st.seconds += time.perf_counter() - started
 
@@ -332,12 +345,20 @@ class MemoryExecutor:
         base: str | None,
         seed: pl.DataFrame | None = None,
         recursive: list[int] | None = None,
+        sink: Callable[[pl.DataFrame], None] | None = None,
     ) -> pl.DataFrame | None:
+        """The body's answers; with ``sink``, they are handed to it in parts instead (each
+        star branch, each slice of a large first scan) and None is returned, so a round's
+        answers are never all in memory at once."""
         modes = Variant.at(len(body.atoms), delta_at).modes
         rec = frozenset(recursive or ())
         branches = self.stars.branches(body, modes, rec)
         if branches is None:
-            return self._evaluate_variant(body, modes, rec, base, seed)
+            return self._evaluate_variant(body, modes, rec, base, seed, sink)
+        if sink is not None:
+            for b in branches:
+                self._evaluate_variant(b.body, b.modes, b.recursive, base, seed, sink)
+            return None
         frames = [self._evaluate_variant(b.body, b.modes, b.recursive, base, seed) for b in branches]
         found = [f for f in frames if f is not None and f.height]
         if not found:
@@ -349,7 +370,7 @@ class MemoryExecutor:
 
     def _evaluate_variant(
         self, body: BodyPlan, modes: tuple[str, ...], recursive: frozenset[int], base: str | None,
-        seed: pl.DataFrame | None,
+        seed: pl.DataFrame | None, sink: Callable[[pl.DataFrame], None] | None = None,
     ) -> pl.DataFrame | None:
         outer = frozenset(seed.columns) if seed is not None else frozenset()
         steps = schedule(body, Variant(modes), self._size, outer)
@@ -357,10 +378,27 @@ class MemoryExecutor:
         frame = seed
         if frame is None and steps and steps[0].op not in ("scan", "agg"):
             frame = _unit(1)  # a body of BINDs and FILTERs only: evaluate them once
+        if sink is None or not steps:
+            return self._run_steps(steps, 0, body, frame, base, stale)
+        # Every step after the first works row by row on the frame: a large first scan is
+        # evaluated in slices, each slice's answers go to the sink before the next is made.
+        frame = self._run_steps(steps[:1], 0, body, frame, base, stale)
+        if frame is not None and frame.height:
+            for start in range(0, frame.height, SLICE_ROWS):
+                out = self._run_steps(steps, 1, body, frame.slice(start, SLICE_ROWS), base, stale)
+                if out is not None and out.height:
+                    sink(out)
+        return None
+
+    def _run_steps(
+        self, steps: list[Step], first: int, body: BodyPlan, frame: pl.DataFrame | None, base: str | None,
+        stale: list[str],
+    ) -> pl.DataFrame | None:
         done: set[int] = set()
-        for n, step in enumerate(steps):
+        for n in range(first, len(steps)):
             if n in done:
                 continue
+            step = steps[n]
             ranged = self._range_step(steps, n, body, frame) if step.op == "join" else None
             if ranged is not None:
                 frame, filter_at = ranged

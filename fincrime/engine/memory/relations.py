@@ -141,6 +141,22 @@ class Relation:
             self._range = None
         return self.sizes["delta"]
 
+    def append(self, rows: pl.DataFrame) -> None:
+        """Queue rows without deduplication (a bulk load; :meth:`dedupe_pending` follows)."""
+        if rows.height:
+            self._pending.append(rows.select(self.columns))
+            self.sizes["pending"] += rows.height
+
+    def dedupe_pending(self) -> None:
+        """Drop repeated queued rows, and those the relation holds already."""
+        if not self._pending:
+            return
+        rows = self.pending_frame().unique(maintain_order=True)
+        if self.size("full"):
+            rows = rows.join(self.view("full"), on=list(self.columns), how="anti", maintain_order="left")
+        self._pending = [rows] if rows.height else []
+        self.sizes["pending"] = rows.height
+
     def pending_frame(self) -> pl.DataFrame:
         return pl.concat(self._pending, rechunk=True) if self._pending else self.empty()
 
