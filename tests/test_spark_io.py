@@ -16,7 +16,7 @@ def spark_triples(paths: list[str]) -> list[tuple[str, str, str]]:
 
     rows = read_ntriples(spark_session(), paths).collect()
     fast = [(r["s"], r["p"], r["o"]) for r in rows if r["s"] is not None]
-    return fast + parse_marked([(r["p"], r["o"]) for r in rows if r["s"] is None])
+    return fast + [q[:3] for q in parse_marked([(r["p"], r["o"]) for r in rows if r["s"] is None])]
 
 
 @needs_suite

@@ -38,7 +38,8 @@ def materialize(
     engine_options: Mapping[str, Any] | None = None,
     progress: bool | ProgressFn = False,
 ) -> Result:
-    """Load N-Triples files (plain or gzip) and materialize the program over them."""
+    """Load N-Triples and N-Quads files (plain or gzip) and materialize the program over them
+    (N-Quads statements of named graphs go to those graphs, which graph atoms read)."""
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} (choose one of {', '.join(ENGINES)})")
     if engine == "spark":
@@ -52,10 +53,8 @@ def materialize(
     # chunk by chunk: the text of a large input is never in memory at once
     for path in data_paths:
         for frame in iter_frames(path):
-            if "g" in frame.columns:
-                if frame["g"].null_count() < frame.height:
-                    raise InputError(f"{path}: holds named graphs, which the rule engine does not read yet")
-                frame = frame.drop("g")
+            if "g" in frame.columns and frame["g"].null_count() == frame.height:
+                frame = frame.drop("g")  # N-Quads of the default graph only
             executor.load_terms(frame, bulk=True)
             read += frame.height
             say(f"read {read:,} triples")

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from fincrime.engine.memory.executor import MemoryExecutor, RunStats
-from fincrime.rdf import write_ntriples
+from fincrime.rdf import is_nquads, write_ntriples
 from fincrime.rdf.tables import write_table_set
 from fincrime.rules.plan import TYPE_IRI, RelKey
 
@@ -66,9 +66,12 @@ class Result(TripleResult):
     def stats(self) -> RunStats:
         return self.executor.stats
 
-    def _frames(self, derived_only: bool, own: bool = False) -> Iterator[tuple[RelKey, pl.DataFrame]]:
-        """Facts by relation; ``own``: without those of entity tables."""
-        for key in sorted(self.executor.relations, key=lambda k: (k.kind, k.name)):
+    def _frames(self, derived_only: bool, own: bool = False, graphs: bool = False) -> Iterator[tuple[RelKey, pl.DataFrame]]:
+        """Facts by relation; ``own``: without those of entity tables; ``graphs``: also the
+        relations of named graphs (the default graph's only, otherwise)."""
+        for key in sorted(self.executor.relations, key=lambda k: (k.graph, k.kind, k.name)):
+            if key.graph and not graphs:
+                continue
             rel = self.executor.relations[key]
             frame = rel.own_view("full") if own else rel.view("full")
             if derived_only:
@@ -109,7 +112,7 @@ class Result(TripleResult):
             )
             count = write_table_set(path, self.entity_frames(), own)
         else:
-            count = write_ntriples(Path(path), self.frames(True))
+            count = write_ntriples(Path(path), self.frames(True, graphs=is_nquads(path)))
         self.timings["write"] = time.perf_counter() - started
         return count
 
@@ -182,18 +185,38 @@ class Result(TripleResult):
     def _decode(self, key: RelKey, frame: pl.DataFrame) -> pl.DataFrame:
         terms = self.executor.terms
         if key.kind == "c":
-            return pl.DataFrame({
+            return self._in_graph(key, pl.DataFrame({
                 "s": terms.decode(frame["s"]),
                 "p": pl.Series([TYPE_IRI] * frame.height, dtype=pl.String),
                 "o": pl.Series([key.name] * frame.height, dtype=pl.String),
-            })
+            }))
         if key.kind == "p":
-            return pl.DataFrame({
+            return self._in_graph(key, pl.DataFrame({
                 "s": terms.decode(frame["s"]),
                 "p": pl.Series([key.name] * frame.height, dtype=pl.String),
                 "o": terms.decode(frame["o"]),
-            })
+            }))
         raise ValueError("tuple tables are not triples")
+
+    @staticmethod
+    def _in_graph(key: RelKey, triples: pl.DataFrame) -> pl.DataFrame:
+        return triples.with_columns(pl.lit(key.graph, pl.String).alias("g")) if key.graph else triples
+
+    def quads(self, derived_only: bool = True) -> Iterator[tuple[str, str, str, str | None]]:
+        """Facts of every graph as ``(s, p, o, g)``; ``g`` is None in the default graph."""
+        for key, frame in self._frames(derived_only, graphs=True):
+            if key.kind == "t":
+                continue
+            for row in self._decode(key, frame).iter_rows():
+                yield (*row[:3], key.graph or None)
+
+    def counts_by_graph(self, derived_only: bool = True) -> dict[str, int]:
+        """Facts per named graph (the default graph is ``""``)."""
+        out: dict[str, int] = {}
+        for key, frame in self._frames(derived_only, graphs=True):
+            if key.kind != "t":
+                out[key.graph] = out.get(key.graph, 0) + frame.height
+        return out
 
     def triples(self, derived_only: bool = True) -> Iterator[tuple[str, str, str]]:
         """Triples as canonical N-Triples term strings."""
@@ -217,21 +240,23 @@ class Result(TripleResult):
                 out += list(zip(*(c.to_list() for c in cols), strict=True))
         return out
 
-    def frames(self, derived_only: bool = True, batch: int = 1_000_000) -> Iterator[pl.DataFrame]:
+    def frames(self, derived_only: bool = True, batch: int = 1_000_000, graphs: bool = False) -> Iterator[pl.DataFrame]:
         """Decoded ``s, p, o`` frames of at most ``batch`` triples: memory stays bounded by
-        the batch, not by the number of derived triples."""
-        for key, frame in self._frames(derived_only):
+        the batch, not by the number of derived triples. ``graphs``: also the named graphs'
+        facts, with a ``g`` column (null for the default graph)."""
+        for key, frame in self._frames(derived_only, graphs=graphs):
             if key.kind == "t":
                 continue
             frame = self._canonical(frame)
             for start in range(0, frame.height, batch):
-                yield self._decode(key, frame.slice(start, batch))
+                part = self._decode(key, frame.slice(start, batch))
+                yield part.with_columns(pl.lit(None, pl.String).alias("g")) if graphs and not key.graph else part
 
     def write_ntriples(self, path: str | os.PathLike[str], derived_only: bool = True) -> int:
         """Write the (derived) triples as N-Triples, atomically and streaming; the time goes to
-        ``timings['write']``."""
+        ``timings['write']``. A ``.nq`` / ``.nq.gz`` name writes N-Quads: the named graphs too."""
         started = time.perf_counter()
-        count = write_ntriples(Path(path), self.frames(derived_only))
+        count = write_ntriples(Path(path), self.frames(derived_only, graphs=is_nquads(path)))
         self.timings["write"] = time.perf_counter() - started
         return count
 

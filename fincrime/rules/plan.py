@@ -36,7 +36,6 @@ from fincrime.rules.ast import (
     Var,
     expr_vars,
 )
-from fincrime.rules.check import atoms_of
 from fincrime.vocab import RDF_TYPE
 
 TYPE_IRI = iri(RDF_TYPE)
@@ -45,40 +44,60 @@ TYPE_IRI = iri(RDF_TYPE)
 @dataclass(frozen=True, slots=True)
 class RelKey:
     """``kind`` is ``p`` (triples of one predicate: cols s, o), ``c`` (members of one class:
-    col s), ``t`` (a tuple table: cols c0..cn) or ``*`` (all triples)."""
+    col s), ``t`` (a tuple table: cols c0..cn) or ``*`` (all triples).
+
+    ``graph`` says which graph a triple relation belongs to: ``""`` the default graph, a term
+    (``<iri>``) one named graph, or :data:`ANY_GRAPH` for an atom whose graph is a variable,
+    which reads every named graph (never the default one, as in RDFox). Stored relations
+    always have ``""`` or a term."""
 
     kind: str
     name: str = ""
     arity: int = 2
+    graph: str = ""
 
     def __str__(self) -> str:
         if self.kind == "c":
-            return f"[?, a, {self.name}]"
-        if self.kind == "p":
-            return f"[?, {self.name}, ?]"
-        if self.kind == "t":
+            text = f"[?, a, {self.name}]"
+        elif self.kind == "p":
+            text = f"[?, {self.name}, ?]"
+        elif self.kind == "t":
             return f"{self.name}/{self.arity}"
-        return "[?, ?, ?]"
+        else:
+            text = "[?, ?, ?]"
+        return f"{text} {self.graph}" if self.graph else text
 
 
 ALL_TRIPLES = RelKey("*")
+ANY_GRAPH = "?"
 
 
 def atom_key(atom: Atom) -> RelKey:
     if atom.table is not None:
         return RelKey("t", atom.table, len(atom.args))
     _, p, o = atom.args
+    g = atom.graph
+    graph = "" if g is None else (g.term if isinstance(g, Const) else ANY_GRAPH)
     if isinstance(p, Const):
         if p.term == TYPE_IRI and isinstance(o, Const):
-            return RelKey("c", o.term, 1)
-        return RelKey("p", p.term)
-    return ALL_TRIPLES
+            return RelKey("c", o.term, 1, graph)
+        return RelKey("p", p.term, 2, graph)
+    return RelKey("*", "", 2, graph)
+
+
+def graphs_overlap(a: str, b: str) -> bool:
+    """Can relations of graphs ``a`` and ``b`` hold the same fact?"""
+    if a == b:
+        return True
+    return ANY_GRAPH in (a, b) and "" not in (a, b)
 
 
 def keys_overlap(a: RelKey, b: RelKey) -> bool:
     """Could a fact of relation ``a`` be read by an atom of relation ``b`` (or vice versa)?"""
     if a.kind == "t" or b.kind == "t":
         return a == b
+    if not graphs_overlap(a.graph, b.graph):
+        return False
     if a.kind == "*" or b.kind == "*":
         return True
     if a.kind == b.kind:
@@ -87,13 +106,21 @@ def keys_overlap(a: RelKey, b: RelKey) -> bool:
     return p.name == TYPE_IRI and c.kind == "c"
 
 
+def is_stored(key: RelKey) -> bool:
+    """Is ``key`` one stored relation (rather than a union of several)?"""
+    return key.graph != ANY_GRAPH and (key.kind in ("c", "t") or (key.kind == "p" and key.name != TYPE_IRI))
+
+
 def matching_keys(key: RelKey, stored: Iterable[RelKey]) -> list[RelKey]:
     """The stored relations an atom of relation ``key`` reads."""
-    if key.kind in ("c", "t") or (key.kind == "p" and key.name != TYPE_IRI):
+    if is_stored(key):
         return [key]
+    graphs = [k for k in stored if k.kind != "t" and graphs_overlap(k.graph, key.graph) and k.graph != ANY_GRAPH]
+    if key.kind in ("c", "p") and key.name != TYPE_IRI:  # one class or predicate, any named graph
+        return [k for k in graphs if k.kind == key.kind and k.name == key.name]
     if key.kind == "p":  # [?x, rdf:type, ?C] reads every class relation
-        return [k for k in stored if k.kind == "c"]
-    return [k for k in stored if k.kind in ("p", "c")]
+        return [k for k in graphs if k.kind == "c"]
+    return [k for k in graphs if k.kind in ("p", "c")]
 
 
 # --- plans -------------------------------------------------------------------------------------
@@ -200,12 +227,6 @@ def _negative_keys(body: BodyPlan) -> list[RelKey]:
 
 def build_plan(program: Program) -> ProgramPlan:
     """Stratify a program and plan each rule; raise when negation or aggregation is recursive."""
-    for rule in program.rules:
-        for atom in (*rule.head, *atoms_of(rule.body)):
-            if atom.graph is not None:  # until the executors keep named graphs
-                pos = atom.pos or rule.pos
-                raise SourceError("named-graph atoms are not executed yet", source=pos.source if pos else "<rules>",
-                                  line=pos.line if pos else 1, column=pos.column if pos else None)
     facts = [r for r in program.rules if r.is_fact]
     rules = [r for r in program.rules if not r.is_fact]
     plans = [RulePlan(i, r, plan_body(r.body)) for i, r in enumerate(rules)]
@@ -575,6 +596,7 @@ def head_vars(rule: Rule) -> set[str]:
 
 __all__ = [
     "ALL_TRIPLES",
+    "ANY_GRAPH",
     "AggregatePlan",
     "BodyPlan",
     "NegationPlan",
@@ -587,7 +609,9 @@ __all__ = [
     "Variant",
     "atom_key",
     "build_plan",
+    "graphs_overlap",
     "head_vars",
+    "is_stored",
     "keys_overlap",
     "matching_keys",
     "schedule",

@@ -24,6 +24,7 @@ from fincrime.engine.memory.starjoin import StarReader
 from fincrime.rules.ast import Atom, Const, ECall, EVar, Var, expr_vars
 from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
+    ANY_GRAPH,
     TYPE_IRI,
     AggregatePlan,
     BodyPlan,
@@ -34,6 +35,7 @@ from fincrime.rules.plan import (
     Step,
     Variant,
     atom_key,
+    is_stored,
     matching_keys,
     schedule,
 )
@@ -124,26 +126,34 @@ class MemoryExecutor:
         return self._type_id
 
     def add_triples(self, frame: pl.DataFrame, bulk: bool = False) -> None:
-        """Add ``s, p, o`` id triples (routing ``rdf:type`` triples to class relations);
+        """Add ``s, p, o`` id triples (routing ``rdf:type`` triples to class relations); with a
+        ``g`` column (null: the default graph) each goes to the relation of its graph.
         ``bulk``: queue them without deduplication (see :meth:`finish_bulk`)."""
+        if "g" in frame.columns and frame["g"].null_count() < frame.height:
+            for (gid,), part in frame.partition_by("g", as_dict=True).items():
+                graph = "" if gid is None else self.terms.decode(pl.Series([gid], dtype=ID))[0]
+                if graph[:1] in ("", "<", "_"):  # a literal names no graph
+                    self._add_graph_triples(part, graph, bulk)
+            return
+        self._add_graph_triples(frame, "", bulk)
+
+    def _add_graph_triples(self, frame: pl.DataFrame, graph: str, bulk: bool) -> None:
         typed = frame.filter(pl.col("p") == self.type_id)
         other = frame.filter(pl.col("p") != self.type_id)
         for (cls,), part in typed.partition_by("o", as_dict=True).items():
-            key = RelKey("c", self.terms.decode(pl.Series([cls], dtype=ID))[0], 1)
+            key = RelKey("c", self.terms.decode(pl.Series([cls], dtype=ID))[0], 1, graph)
             rel = self.relation(key)
             rel.append(part.select("s")) if bulk else rel.add(part.select("s"), self._fresh_from)
         for (pred,), part in other.partition_by("p", as_dict=True).items():
-            key = RelKey("p", self.terms.decode(pl.Series([pred], dtype=ID))[0])
+            key = RelKey("p", self.terms.decode(pl.Series([pred], dtype=ID))[0], 2, graph)
             rel = self.relation(key)
             rel.append(part.select("s", "o")) if bulk else rel.add(part.select("s", "o"), self._fresh_from)
 
     def load_terms(self, triples: pl.DataFrame, bulk: bool = False) -> None:
-        """Load input triples given as canonical term strings (``bulk``: a chunk of a larger
-        input, deduplicated once by :meth:`finish_bulk`)."""
-        s = self.terms.encode(triples["s"])
-        p = self.terms.encode(triples["p"])
-        o = self.terms.encode(triples["o"])
-        self.add_triples(pl.DataFrame({"s": s, "p": p, "o": o}), bulk=bulk)
+        """Load input statements given as canonical term strings (``g``: the graph, if any;
+        ``bulk``: a chunk of a larger input, deduplicated once by :meth:`finish_bulk`)."""
+        columns = {c: self.terms.encode(triples[c]) for c in ("s", "p", "o", "g") if c in triples.columns}
+        self.add_triples(pl.DataFrame(columns), bulk=bulk)
 
     def finish_bulk(self) -> None:
         """Deduplicate what bulk loads queued, once per relation."""
@@ -572,23 +582,21 @@ class MemoryExecutor:
     def atom_frame(self, atom: Atom, mode: str) -> pl.DataFrame:
         """The facts matching an atom, as a frame with one column per distinct variable."""
         key = atom_key(atom)
-        if key.kind == "t":
+        args: list = list(atom.args)  # type: ignore[type-arg]
+        if not is_stored(key):  # a union of stored relations: every column spelled out
+            frame = self._union(key, mode)
+            names = ["s", "p", "o", "g"] if key.graph == ANY_GRAPH else ["s", "p", "o"]
+            if key.graph == ANY_GRAPH:
+                args.append(atom.graph)
+        elif key.kind == "t":
             frame = self._view(key, mode)
             names = list(frame.columns)
         elif key.kind == "c":
             frame = self._view(key, mode)
-            names = ["s"]
-        elif key.kind == "p" and key.name != TYPE_IRI:
-            frame = self._view(key, mode)
-            names = ["s", "o"]
+            names, args = ["s"], [atom.args[0]]
         else:
-            frame = self._all_triples(mode, only_types=key.kind == "p")
-            names = ["s", "p", "o"]
-        args = [a for i, a in enumerate(atom.args) if key.kind != "c" or i == 0] if key.kind != "t" else list(atom.args)
-        if key.kind == "p" and key.name != TYPE_IRI:
-            args = [atom.args[0], atom.args[2]]
-        elif key.kind == "c":
-            args = [atom.args[0]]
+            frame = self._view(key, mode)
+            names, args = ["s", "o"], [atom.args[0], atom.args[2]]
         conds = []
         first_col: dict[str, str] = {}
         for col, arg in zip(names, args, strict=True):
@@ -618,18 +626,20 @@ class MemoryExecutor:
             return Relation(key).empty()
         return rel.view(mode)
 
-    def _all_triples(self, mode: str, only_types: bool = False) -> pl.DataFrame:
+    def _union(self, key: RelKey, mode: str) -> pl.DataFrame:
+        """The stored relations an atom of ``key`` reads, as ``s, p, o, g`` id columns."""
         parts = []
-        for key, rel in self.relations.items():
-            if key.kind == "c":
-                cid = self.terms.encode_one(key.name)
-                parts.append(rel.view(mode).with_columns(pl.lit(self.type_id, ID).alias("p"), pl.lit(cid, ID).alias("o")))
-            elif key.kind == "p" and not only_types:
-                pid = self.terms.encode_one(key.name)
-                parts.append(rel.view(mode).with_columns(pl.lit(pid, ID).alias("p")))
+        for k in matching_keys(key, self.relations):
+            rel = self.relations[k]
+            gid = pl.lit(self.terms.encode_one(k.graph) if k.graph else None, ID).alias("g")
+            name = pl.lit(self.terms.encode_one(k.name), ID)
+            if k.kind == "c":
+                parts.append(rel.view(mode).select("s", pl.lit(self.type_id, ID).alias("p"), name.alias("o"), gid))
+            else:
+                parts.append(rel.view(mode).select("s", name.alias("p"), "o", gid))
         if not parts:
-            return pl.DataFrame(schema={"s": ID, "p": ID, "o": ID})
-        return pl.concat([p.select("s", "p", "o") for p in parts])
+            return pl.DataFrame(schema={"s": ID, "p": ID, "o": ID, "g": ID})
+        return pl.concat(parts)
 
     def _insert_head(self, head: Atom, frame: pl.DataFrame) -> int:
         cols = []
@@ -639,17 +649,22 @@ class MemoryExecutor:
                 cols.append(pl.col(arg.name).alias(name))
             else:
                 cols.append(pl.lit(self.terms.encode_one(arg.term), ID).alias(name))
+        if isinstance(head.graph, Var):
+            cols.append(pl.col(head.graph.name).alias("g"))
+        elif isinstance(head.graph, Const):
+            cols.append(pl.lit(self.terms.encode_one(head.graph.term), ID).alias("g"))
         rows = frame.select(cols)
         key = atom_key(head)
+        if not is_stored(key):  # the predicate, class or graph is a variable: route by value
+            before = sum(len(r) for r in self.relations.values())
+            spo = [pl.col("a0").alias("s"), pl.col("a1").alias("p"), pl.col("a2").alias("o")]
+            self.add_triples(rows.select(*spo, *(["g"] if head.graph is not None else [])))
+            return sum(len(r) for r in self.relations.values()) - before
         if key.kind == "t":
             return self.relation(key).add(rows.rename({f"a{i}": f"c{i}" for i in range(len(head.args))}), self._fresh_from)
         if key.kind == "c":
             return self.relation(key).add(rows.select(pl.col("a0").alias("s")), self._fresh_from)
-        if key.kind == "p" and key.name != TYPE_IRI:
-            return self.relation(key).add(rows.select(pl.col("a0").alias("s"), pl.col("a2").alias("o")), self._fresh_from)
-        before = sum(len(r) for r in self.relations.values())
-        self.add_triples(rows.select(pl.col("a0").alias("s"), pl.col("a1").alias("p"), pl.col("a2").alias("o")))
-        return sum(len(r) for r in self.relations.values()) - before
+        return self.relation(key).add(rows.select(pl.col("a0").alias("s"), pl.col("a2").alias("o")), self._fresh_from)
 
     # --- expressions (evaluated by the evaluation module) ---------------------------------------
     def eval_to_ids(self, frame: pl.DataFrame, expr, base: str | None) -> pl.Series:  # type: ignore[no-untyped-def]

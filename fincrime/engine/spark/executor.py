@@ -40,6 +40,7 @@ from fincrime.rdf.terms import XSD_STRING
 from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var
 from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
+    ANY_GRAPH,
     TYPE_IRI,
     AggregatePlan,
     BodyPlan,
@@ -51,6 +52,7 @@ from fincrime.rules.plan import (
     Variant,
     atom_key,
     head_vars,
+    is_stored,
     matching_keys,
     schedule,
     semi_naive_variants,
@@ -85,30 +87,35 @@ class SparkExecutor:
         return rel
 
     def load(self, triples: DataFrame) -> dict[RelKey, int]:
-        """Route distinct input triples (``s, p, o``) to class and predicate relations; lines the
-        reader marked for the strict parser (null ``s``) are parsed here (see ``io``)."""
+        """Route distinct input statements (``s, p, o`` and ``g``, the graph: null for the
+        default one) to class and predicate relations; lines the reader marked for the strict
+        parser (null ``s``) are parsed here (see ``io``)."""
+        if "g" not in triples.columns:
+            triples = triples.withColumn("g", F.lit(None).cast("string"))
         triples = triples.distinct().persist()
         kind = F.when(F.col("s").isNull(), F.lit("!")).when(F.col("p") == TYPE_IRI, F.lit("c")).otherwise(F.lit("p"))
         name = F.when(F.col("s").isNull(), F.lit(None)).when(F.col("p") == TYPE_IRI, F.col("o")).otherwise(F.col("p"))
-        counts = {(r["k"], r["n"]): int(r["count"])
-                  for r in triples.select(kind.alias("k"), name.alias("n")).groupBy("k", "n").count().collect()}
-        if counts.pop(("!", None), 0):
+        counts = {(r["k"], r["n"], r["g"] or ""): int(r["count"]) for r in
+                  triples.select(kind.alias("k"), name.alias("n"), "g").groupBy("k", "n", "g").count().collect()}
+        if counts.pop(("!", None, ""), 0):
             marked = triples.filter(F.col("s").isNull()).limit(MAX_SLOW_LINES + 1).collect()
             parsed = parse_marked([(r["p"], r["o"]) for r in marked])
             triples = triples.filter(F.col("s").isNotNull())
-            extra = self.spark.createDataFrame(parsed, "s string, p string, o string").distinct()
-            extra = extra.join(triples, on=["s", "p", "o"], how="left_anti").collect()  # few rows
-            for _s, p_, o_ in extra:
-                key = ("c", o_) if p_ == TYPE_IRI else ("p", p_)
+            schema = "s string, p string, o string, g string"
+            extra = self.spark.createDataFrame(parsed, schema).distinct()
+            extra = extra.join(triples, on=["s", "p", "o", "g"], how="left_anti").collect()  # few rows
+            for _s, p_, o_, g_ in extra:
+                key = ("c", o_, g_ or "") if p_ == TYPE_IRI else ("p", p_, g_ or "")
                 counts[key] = counts.get(key, 0) + 1
             if extra:
-                triples = triples.unionByName(self.spark.createDataFrame(extra, "s string, p string, o string"))
-        for (k, n), rows in counts.items():
-            key = RelKey("c", n, 1) if k == "c" else RelKey("p", n)
+                triples = triples.unionByName(self.spark.createDataFrame(extra, schema))
+        for (k, n, g), rows in counts.items():
+            key = RelKey("c", n, 1, g) if k == "c" else RelKey("p", n, 2, g)
+            in_graph = F.col("g").isNull() if not g else F.col("g") == g
             if key.kind == "c":
-                part = triples.filter((F.col("p") == TYPE_IRI) & (F.col("o") == key.name)).select("s")
+                part = triples.filter((F.col("p") == TYPE_IRI) & (F.col("o") == key.name) & in_graph).select("s")
             else:
-                part = triples.filter(F.col("p") == key.name).select("s", "o")
+                part = triples.filter((F.col("p") == key.name) & in_graph).select("s", "o")
             self.relation(key).set_input(part.persist(), rows)
         loaded = [rel for rel in self.relations.values() if rel.input is not None]
         if loaded:  # one job computes (and so caches) every slice and their type classes
@@ -318,8 +325,10 @@ class SparkExecutor:
     def atom_frame(self, atom: Atom, mode: str) -> DataFrame:
         """The facts matching an atom, as a frame with one column per distinct variable."""
         key = atom_key(atom)
-        if key.kind == "*" or (key.kind == "p" and key.name == TYPE_IRI):
-            frame, names, args = self._all_triples(mode, only_types=key.kind == "p"), ["s", "p", "o"], list(atom.args)
+        if not is_stored(key):  # a union of stored relations, every column spelled out
+            frame, names, args = self._union(key, mode), ["s", "p", "o"], list(atom.args)
+            if key.graph == ANY_GRAPH:
+                names, args = [*names, "g"], [*args, atom.graph]
         else:
             frame, names, args = self._view(key, mode), list(columns_of(key)), _column_args(atom, key)
         conds: list[Column] = []
@@ -343,43 +352,55 @@ class SparkExecutor:
         rel = self.relations.get(key)
         return rel.view(mode) if rel is not None else self.empty(Relation(key, self.empty).columns)
 
-    def _all_triples(self, mode: str, only_types: bool = False) -> DataFrame:
+    def _union(self, key: RelKey, mode: str) -> DataFrame:
+        """The stored relations an atom of ``key`` reads, as ``s, p, o, g`` columns."""
         parts = []
-        for key, rel in self.relations.items():
+        for k in matching_keys(key, self.relations):
+            rel = self.relations[k]
             if rel.size(mode) == 0:
                 continue
-            if key.kind == "c":
-                parts.append(rel.view(mode).select("s", F.lit(TYPE_IRI).alias("p"), F.lit(key.name).alias("o")))
-            elif key.kind == "p" and not only_types:
-                parts.append(rel.view(mode).select("s", F.lit(key.name).alias("p"), "o"))
-        return union_all(parts) if parts else self.empty(("s", "p", "o"))
+            g = F.lit(k.graph or None).cast("string").alias("g")
+            if k.kind == "c":
+                parts.append(rel.view(mode).select("s", F.lit(TYPE_IRI).alias("p"), F.lit(k.name).alias("o"), g))
+            else:
+                parts.append(rel.view(mode).select("s", F.lit(k.name).alias("p"), "o", g))
+        return union_all(parts) if parts else self.empty(("s", "p", "o", "g"))
 
     def _insert_head(self, head: Atom, frame: DataFrame) -> None:
         cols = [
             col(arg.name).alias(f"a{i}") if isinstance(arg, Var) else F.lit(arg.term).alias(f"a{i}")
             for i, arg in enumerate(head.args)
         ]
-        rows = frame.select(*cols)
+        graph = head.graph
         key = atom_key(head)
-        if key.kind == "t":
-            self.relation(key).add(rows.toDF(*[f"c{i}" for i in range(len(head.args))]))
-        elif key.kind == "c":
-            self.relation(key).add(rows.select(F.col("a0").alias("s")))
-        elif key.kind == "p" and key.name != TYPE_IRI:
-            self.relation(key).add(rows.select(F.col("a0").alias("s"), F.col("a2").alias("o")))
-        else:  # the predicate (or the class) is a variable: route by value
-            rows = self.checkpoint(rows.select(F.col("a0").alias("s"), F.col("a1").alias("p"), F.col("a2").alias("o")))
-            routes = rows.select("p", F.when(F.col("p") == TYPE_IRI, F.col("o")).alias("c")).distinct().collect()
-            for r in routes:
-                if r["p"] == TYPE_IRI:
-                    target = RelKey("c", r["c"], 1)
-                    part = rows.filter((F.col("p") == TYPE_IRI) & (F.col("o") == r["c"])).select("s")
-                else:
-                    target = RelKey("p", r["p"])
-                    part = rows.filter(F.col("p") == r["p"]).select("s", "o")
-                if not target.name.startswith("<"):
-                    continue  # a literal or blank node cannot be a predicate or a class
-                self.relation(target).add(part)
+        if is_stored(key):
+            rows = frame.select(*cols)
+            if key.kind == "t":
+                self.relation(key).add(rows.toDF(*[f"c{i}" for i in range(len(head.args))]))
+            elif key.kind == "c":
+                self.relation(key).add(rows.select(F.col("a0").alias("s")))
+            else:
+                self.relation(key).add(rows.select(F.col("a0").alias("s"), F.col("a2").alias("o")))
+            return
+        # the predicate, the class or the graph is a variable: route by value
+        g = col(graph.name) if isinstance(graph, Var) else F.lit(graph.term if graph is not None else None)
+        rows = self.checkpoint(frame.select(*cols, g.cast("string").alias("g")).select(
+            F.col("a0").alias("s"), F.col("a1").alias("p"), F.col("a2").alias("o"), "g"))
+        routes = rows.select("p", F.when(F.col("p") == TYPE_IRI, F.col("o")).alias("c"), "g").distinct().collect()
+        for r in routes:
+            named = r["g"] or ""
+            if named and named[0] not in "<_":
+                continue  # a literal names no graph
+            in_graph = F.col("g").isNull() if not named else F.col("g") == named
+            if r["p"] == TYPE_IRI:
+                target = RelKey("c", r["c"], 1, named)
+                part = rows.filter((F.col("p") == TYPE_IRI) & (F.col("o") == r["c"]) & in_graph).select("s")
+            else:
+                target = RelKey("p", r["p"], 2, named)
+                part = rows.filter((F.col("p") == r["p"]) & in_graph).select("s", "o")
+            if not target.name.startswith("<"):
+                continue  # a literal or blank node cannot be a predicate or a class
+            self.relation(target).add(part)
 
     # --- aggregates ----------------------------------------------------------------------------
     def _aggregate(self, agg: AggregatePlan, base: str | None) -> DataFrame | None:

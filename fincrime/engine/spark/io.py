@@ -23,8 +23,8 @@ from pyspark.sql import functions as F
 
 from fincrime.engine.spark.values import escape_column
 from fincrime.errors import InputError, SourceError
-from fincrime.rdf import parse_line, read_text
-from fincrime.rdf.syntax import CANONICAL_LINE, FAST_LINE, SKIP_LINE, STRING_SUFFIX
+from fincrime.rdf import is_nquads, parse_line, read_text
+from fincrime.rdf.syntax import CANONICAL_LINE, FAST_LINE, FAST_QUAD, SKIP_LINE, STRING_SUFFIX
 from fincrime.rdf.terms import XSD_BOOLEAN, XSD_DATETIME, XSD_DECIMAL, iri
 from fincrime.vocab import ENT, PROP, RDF_TYPE, RDFS, TYPE
 
@@ -32,19 +32,26 @@ MAX_SLOW_LINES = 1_000_000  # lines the driver parses itself; beyond this the in
 
 
 def read_inputs(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
-    """All triples of the given files as canonical term strings ``s, p, o`` (duplicates kept)."""
-    nt, parquet = [], []
+    """All statements of the given files as canonical term strings ``s, p, o, g`` (``g``: the
+    named graph of an N-Quads statement, null for the default graph; duplicates kept)."""
+    nt, nq, parquet = [], [], []
     for p in paths:
         path = str(p)
         if "://" not in path and not Path(path).exists():
             raise InputError(f"{path}: no such data file")
-        (parquet if path.endswith(".parquet") or Path(path).is_dir() else nt).append(path)
+        if path.endswith(".parquet") or Path(path).is_dir():
+            parquet.append(path)
+        else:
+            (nq if is_nquads(path) else nt).append(path)
+    no_graph = F.lit(None).cast("string").alias("g")
     frames = []
     if nt:
-        frames.append(read_ntriples(spark, nt))
-    frames += [read_parquet_table(spark, p) for p in parquet]
+        frames.append(read_ntriples(spark, nt).select("s", "p", "o", no_graph))
+    if nq:
+        frames.append(read_nquads(spark, nq))
+    frames += [read_parquet_table(spark, p).select("s", "p", "o", no_graph) for p in parquet]
     if not frames:
-        return spark.createDataFrame([], "s string, p string, o string")
+        return spark.createDataFrame([], "s string, p string, o string, g string")
     out = frames[0]
     for f in frames[1:]:
         out = out.unionByName(f)
@@ -92,19 +99,42 @@ def read_ntriples(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     )
 
 
-def parse_marked(rows: Sequence[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """Triples of the marked lines ``(line, file)`` of :func:`read_ntriples`, by the strict
-    parser; a bad line raises a :class:`SourceError` naming its file and line."""
+def read_nquads(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
+    """The statements of N-Quads files (``s, p, o, g``), lines marked as in :func:`read_ntriples`."""
+    _check_gzip_names(paths)
+    lines = spark.read.text(list(paths)).select("value", F.col("_metadata.file_path").alias("file"))
+    lines = lines.filter(~F.col("value").rlike(SKIP_LINE))
+    value = F.col("value")
+    raw = lines.select(value.rlike(FAST_QUAD).alias("ok"), "value", "file")
+    ok = F.col("ok")
+
+    def group(k: int) -> Column:
+        return F.when(ok, F.regexp_extract(value, FAST_QUAD, k))
+
+    graph = group(4)
+    split = raw.select(group(1).alias("s"), F.when(ok, group(2)).otherwise(value).alias("p"), group(3).alias("o"),
+                       F.when(graph != "", graph).alias("g"), ok, "file")
+    return split.select(
+        "s", "p", F.when(ok, _canonical_object(F.col("o"))).otherwise(F.col("file")).alias("o"), "g",
+    )
+
+
+def parse_marked(rows: Sequence[tuple[str, str]]) -> list[tuple[str, str, str, str | None]]:
+    """Statements ``(s, p, o, g)`` of the marked lines ``(line, file)`` of :func:`read_ntriples`,
+    by the strict parser; a bad line raises a :class:`SourceError` naming its file and line."""
     if len(rows) > MAX_SLOW_LINES:
         raise InputError(f"{rows[0][1]}: more than {MAX_SLOW_LINES:,} lines need the strict N-Triples parser",
                          hint="check that the data files are N-Triples")
     return [_parse_slow(line, file) for line, file in rows]
 
 
-def _parse_slow(text: str, file: str) -> tuple[str, str, str]:
+def _parse_slow(text: str, file: str) -> tuple[str, str, str, str | None]:
     local = file[len("file:"):] if file.startswith("file:") else file
     try:
-        return parse_line(text, local, 1)
+        if is_nquads(local):
+            return parse_line(text, local, 1, quads=True)  # type: ignore[return-value]
+        s, p, o = parse_line(text, local, 1)
+        return s, p, o, None
     except SourceError as exc:
         line = _line_number(local, text)
         raise SourceError(exc.reason, source=local, line=line, column=exc.column, text=text) from None
@@ -196,7 +226,9 @@ def read_parquet_table(spark: SparkSession, path: str) -> DataFrame:
 
 
 def ntriples_lines(triples: DataFrame) -> DataFrame:
-    return triples.select(F.concat_ws(" ", "s", "p", "o", F.lit(".")).alias("value"))
+    """One N-Triples line per row (an N-Quads line where a ``g`` column holds a graph)."""
+    graph = ["g"] if "g" in triples.columns else []  # concat_ws skips a null graph
+    return triples.select(F.concat_ws(" ", "s", "p", "o", *graph, F.lit(".")).alias("value"))
 
 
 def _atomic_dir(target: Path) -> Path:

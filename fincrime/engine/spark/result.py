@@ -14,6 +14,7 @@ from fincrime.engine.spark.executor import SparkExecutor
 from fincrime.engine.spark.io import write_parts, write_single
 from fincrime.engine.spark.relations import union_all
 from fincrime.engine.spark.session import spark_errors
+from fincrime.rdf import is_nquads
 from fincrime.rules.plan import TYPE_IRI, RelKey
 
 
@@ -34,18 +35,34 @@ class SparkResult(TripleResult):
         rel = self.executor.relations[key]
         return rel.size("full") - (rel.input_rows if derived_only else 0)
 
-    def frame(self, derived_only: bool = True) -> DataFrame:
-        """The (derived) triples as a Spark DataFrame of canonical term strings ``s, p, o``."""
+    def frame(self, derived_only: bool = True, graphs: bool = False) -> DataFrame:
+        """The (derived) triples as a Spark DataFrame of canonical term strings ``s, p, o``;
+        ``graphs``: the named graphs' facts too, with a column ``g`` (null: default graph)."""
         parts = []
-        for key in sorted(self.executor.relations, key=lambda k: (k.kind, k.name)):
-            if key.kind == "t" or not self._rows(key, derived_only):
+        for key in sorted(self.executor.relations, key=lambda k: (k.graph, k.kind, k.name)):
+            if key.kind == "t" or not self._rows(key, derived_only) or (key.graph and not graphs):
                 continue
             view = self.executor.relations[key].view("derived" if derived_only else "full")
             if key.kind == "c":
-                parts.append(view.select("s", F.lit(TYPE_IRI).alias("p"), F.lit(key.name).alias("o")))
+                part = view.select("s", F.lit(TYPE_IRI).alias("p"), F.lit(key.name).alias("o"))
             else:
-                parts.append(view.select("s", F.lit(key.name).alias("p"), "o"))
-        return union_all(parts) if parts else self.executor.empty(("s", "p", "o"))
+                part = view.select("s", F.lit(key.name).alias("p"), "o")
+            parts.append(part.withColumn("g", F.lit(key.graph or None).cast("string")) if graphs else part)
+        return union_all(parts) if parts else self.executor.empty(("s", "p", "o", "g") if graphs else ("s", "p", "o"))
+
+    def quads(self, derived_only: bool = True) -> Iterator[tuple[str, str, str, str | None]]:
+        """Facts of every graph as ``(s, p, o, g)``; ``g`` is None in the default graph."""
+        with spark_errors("reading derived facts"):
+            for row in self.frame(derived_only, graphs=True).toLocalIterator():
+                yield (row["s"], row["p"], row["o"], row["g"])
+
+    def counts_by_graph(self, derived_only: bool = True) -> dict[str, int]:
+        """Facts per named graph (the default graph is ``""``)."""
+        out: dict[str, int] = {}
+        for key in self.executor.relations:
+            if key.kind != "t" and (n := self._rows(key, derived_only)):
+                out[key.graph] = out.get(key.graph, 0) + n
+        return out
 
     def triples(self, derived_only: bool = True) -> Iterator[tuple[str, str, str]]:
         """Triples as canonical N-Triples term strings (streamed from Spark)."""
@@ -62,10 +79,11 @@ class SparkResult(TripleResult):
         return out
 
     def write_ntriples(self, path: str | os.PathLike[str], derived_only: bool = True) -> int:
-        """Write the (derived) triples as one N-Triples file, atomically (``timings['write']``)."""
+        """Write the (derived) triples as one N-Triples file, atomically (``timings['write']``);
+        a ``.nq`` / ``.nq.gz`` name writes N-Quads, the named graphs included."""
         started = time.perf_counter()
         with spark_errors(f"writing {path}"):
-            count = write_single(self.frame(derived_only), str(path), self._local)
+            count = write_single(self.frame(derived_only, graphs=is_nquads(path)), str(path), self._local)
         self.timings["write"] = time.perf_counter() - started
         return count
 
@@ -121,13 +139,13 @@ class SparkResult(TripleResult):
     def counts_by_class(self, derived_only: bool = True) -> dict[str, int]:
         return {
             k.name[1:-1]: n for k in self.executor.relations
-            if k.kind == "c" and (n := self._rows(k, derived_only))
+            if k.kind == "c" and not k.graph and (n := self._rows(k, derived_only))
         }
 
     def counts_by_predicate(self, derived_only: bool = True) -> dict[str, int]:
         out: dict[str, int] = {}
         for key in self.executor.relations:
-            n = self._rows(key, derived_only)
+            n = self._rows(key, derived_only) if not key.graph else 0
             if not n:
                 continue
             if key.kind == "p":
@@ -137,4 +155,4 @@ class SparkResult(TripleResult):
         return out
 
     def count(self, derived_only: bool = True) -> int:
-        return sum(self._rows(k, derived_only) for k in self.executor.relations if k.kind != "t")
+        return sum(self._rows(k, derived_only) for k in self.executor.relations if k.kind != "t" and not k.graph)
