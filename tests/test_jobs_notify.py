@@ -24,6 +24,14 @@ from fincrime.jobs.runner import run_job
 from fincrime.jobs.service import notify_finished, submit
 from fincrime.workspace import Workspace
 
+# The servers of these tests listen on 127.0.0.1, which the egress policy refuses by default.
+LOCAL = {"FINCRIME_EGRESS_ALLOW": "127.0.0.1"}
+
+
+@pytest.fixture(autouse=True)
+def _allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINCRIME_EGRESS_ALLOW", "127.0.0.1")
+
 
 class _Collect:
     def __init__(self) -> None:
@@ -103,7 +111,7 @@ def test_job_end_sends_email_and_webhook(tmp_path: Path, smtp_server: Any, webho
     controller, mailbox = smtp_server
     url, hook = webhook
     hook.fail_first = 1  # the first POST fails: delivery is retried
-    env = {"SMTP_USER": "alice", "SMTP_PASSWORD": "s3cret", "HOOK_SECRET": "k"}
+    env = {**LOCAL, "SMTP_USER": "alice", "SMTP_PASSWORD": "s3cret", "HOOK_SECRET": "k"}
     spec = make_dataset(tmp_path / "in", spec={
         "name": "x", "data": "*.nt", "queries": "*.rq",
         "retry": {"attempts": 3, "backoff_seconds": 0},
@@ -163,7 +171,7 @@ def test_rejected_spec_notifies_with_problems(tmp_path: Path, webhook: Any) -> N
     url, hook = webhook
     spec = make_dataset(tmp_path / "in", spec={"name": "x", "data": "none-*.nt", "notify": [{"type": "webhook", "url": url}]})
     with R.Registry(tmp_path / "registry.sqlite") as registry:
-        sub = submit(registry, spec, tmp_path / "out", env={})
-        notify_finished(registry, sub.job_id, env={})
+        sub = submit(registry, spec, tmp_path / "out", env=LOCAL)
+        notify_finished(registry, sub.job_id, env=LOCAL)
     payload = json.loads(hook.received[-1][1])
     assert payload["status"] == "rejected" and "none-*.nt" in payload["problems"][0]["message"]

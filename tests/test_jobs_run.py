@@ -17,10 +17,10 @@ from fincrime.workspace import Workspace
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_spec(tmp_path: Path, spec: Path) -> R.JobRecord:
+def run_spec(tmp_path: Path, spec: Path, env: dict[str, str] | None = None) -> R.JobRecord:
     workspace = Workspace(home=tmp_path / "home", output_root=tmp_path / "out")
     with R.Registry(workspace.registry_path) as registry:
-        sub = submit(registry, spec, workspace.output_root, env={})
+        sub = submit(registry, spec, workspace.output_root, env=env or {})
         if sub.status == R.REJECTED:
             return registry.get(sub.job_id)
         lease = R.Lease.mine()
@@ -47,7 +47,7 @@ def test_run_writes_documented_outputs(tmp_path: Path) -> None:
     assert events[-1]["event"] == "finished" and events[-1]["status"] == "done"
     with R.Registry(tmp_path / "home" / "registry.sqlite") as registry:
         history = [e.status for e in registry.events(job.id)]
-    assert history == ["queued", "running", "querying", "done"]
+    assert history == ["queued", "running", "querying", "loading", "done"]  # the embedded store by default
 
 
 def test_job_ids_are_sequential_per_dataset_and_day(tmp_path: Path) -> None:
@@ -83,13 +83,14 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_store_down_is_retried_then_failed_with_results_kept(tmp_path: Path) -> None:
+def test_store_down_is_retried_then_failed_with_results_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINCRIME_EGRESS_ALLOW", "127.0.0.1")  # for the loads; the spec check gets it below
     port = _closed_port()
     target = {"type": "sparql", "endpoint": f"http://127.0.0.1:{port}/sparql",
               "retry": {"attempts": 1, "backoff": 0, "timeout": 2}}
     spec = make_dataset(tmp_path / "in", spec={"name": "x", "data": "*.nt", "queries": "*.rq", "targets": [target],
                                                "retry": {"attempts": 3, "backoff_seconds": 0}})
-    job = run_spec(tmp_path, spec)
+    job = run_spec(tmp_path, spec, env={"FINCRIME_EGRESS_ALLOW": "127.0.0.1"})
     assert job.status == R.FAILED
     assert "attempt 3/3" in job.error and "jobs retry" in job.error
     out = Path(job.output_dir)

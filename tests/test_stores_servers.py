@@ -32,6 +32,12 @@ from fincrime.workspace import Workspace
 JOB = "demo_20250101_001"
 
 
+@pytest.fixture(autouse=True)
+def _allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The servers of these tests listen on 127.0.0.1, which the egress policy refuses by default."""
+    monkeypatch.setenv("FINCRIME_EGRESS_ALLOW", "127.0.0.1")
+
+
 @pytest.fixture(scope="session")
 def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if oxigraph_cli() is None:

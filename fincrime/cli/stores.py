@@ -63,7 +63,11 @@ def query(
                 auth["user_env"] = user_env
             else:
                 raise InputError("--password-env needs --user-env")
-        result = run_remote(endpoint, text, source=source, auth=auth, form=form)
+        from fincrime.security.egress import egress_policy
+
+        # the operator typed this endpoint: it may be on a private network
+        result = run_remote(endpoint, text, source=source, auth=auth, form=form,
+                            egress=egress_policy().allowing(endpoint))
     else:
         result = run_embedded(Workspace.from_env().store_dir, text, source=source, job_id=job)
     if fmt is None:
@@ -118,31 +122,50 @@ def _named_targets(workspace: Any) -> dict[str, dict[str, Any]]:
     return {name: {**t, "name": name} for name, t in items if name}
 
 
-def resolve_targets(job_files: Any, workspace: Any, target: str | None, type_: str | None) -> list[dict[str, Any]]:
-    """Which targets ``fincrime load`` uses: by name, inline JSON, by type, or the job's own."""
-    from fincrime.stores import validate_target
+def _url_fields(target: dict[str, Any]) -> list[str]:
+    return [v for k in ("endpoint", "update", "graph_store", "url") if isinstance(v := target.get(k), str)]
+
+
+def resolve_targets(job_files: Any, workspace: Any, target: str | None,
+                    type_: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Which targets ``fincrime load`` uses: by name, inline JSON, by type, or the job's own.
+
+    Also returns the URLs the operator supplied (inline JSON, ``FINCRIME_HOME/targets.json``):
+    the egress policy lets those through; the URLs of a job spec stay under it.
+    """
+    from fincrime.stores import names, validate_target
 
     declared = job_files.spec_targets()
+    trusted: list[str] = []
+    operator = _named_targets(workspace)
     if target:
         if target.lstrip().startswith("{"):
             try:
                 chosen = [json.loads(target)]
             except json.JSONDecodeError as exc:
                 raise InputError(f"--target: invalid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(chosen[0], dict):
+                raise InputError("--target: inline JSON must be an object with a \"type\"")
+            trusted += _url_fields(chosen[0])
         else:
-            named = {**_named_targets(workspace), **{t["name"]: t for t in declared if t.get("name")}}
-            if target not in named:
+            named = {**operator, **{t["name"]: t for t in declared if t.get("name")}}
+            if target in named:
+                chosen = [named[target]]
+                if target in operator and named[target] is operator[target]:
+                    trusted += _url_fields(chosen[0])
+            elif target in names():  # a type name: the spec's targets of that type, or its defaults
+                chosen = [t for t in declared if t.get("type") == target] or [{"type": target}]
+            else:
                 known = ", ".join(sorted(named)) or "none"
                 raise InputError(f"--target {target!r}: no such target in job {job_files.job_id}'s spec or "
-                                 f"{workspace.home / 'targets.json'} (known: {known})")
-            chosen = [named[target]]
+                                 f"{workspace.home / 'targets.json'} (known: {known}; types: {', '.join(names())})")
     elif type_:
         chosen = [t for t in declared if t.get("type") == type_] or [{"type": type_}]
     else:
         chosen = declared or [{"type": "oxigraph"}]
     for i, t in enumerate(chosen):
         validate_target(t, where=f"target {t.get('name') or i + 1}")
-    return chosen
+    return chosen, trusted
 
 
 def load(
@@ -154,17 +177,20 @@ def load(
     """Load a finished job's results into its stores (again, or after a target was down).
 
     Without --target/--type the job spec's targets are used (the embedded store if none).
+    --target also takes a type name (oxigraph, sparql, gremlin, neptune).
 
     Example: fincrime load --job demo_20250101_001 --target virtuoso
     """
     from rich.table import Table
 
+    from fincrime.security.egress import egress_policy
     from fincrime.stores import load_job, read_job
     from fincrime.workspace import Workspace
 
     workspace = Workspace.from_env(output)
     job_dir = workspace.find_job_dir(job)
-    targets = resolve_targets(read_job(job_dir), workspace, target, type_)
+    targets, trusted = resolve_targets(read_job(job_dir), workspace, target, type_)
+    policy = egress_policy(workspace.home).allowing(*trusted)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -185,7 +211,8 @@ def load(
         with Progress(*columns, console=console_err, transient=True) as bar:
             task = bar.add_task(f"{job} → {label}", total=None)
             try:
-                report = load_job(job_dir, t, workspace, progress=lambda n, task=task: bar.advance(task, n))
+                report = load_job(job_dir, t, workspace, progress=lambda n, task=task: bar.advance(task, n),
+                                  egress=policy)
             except FincrimeError as exc:  # one target failing must not keep the others from loading
                 failures.append(f"{label}: {exc.one_line()}")
                 bad_input = bad_input or isinstance(exc, InputError)

@@ -3,12 +3,16 @@
 Results go to ``queries/``: ``<query>.rq.nt`` for CONSTRUCT/DESCRIBE and for ``SELECT ?S ?P ?O``
 (the reference's way of extracting triples), ``<query>.rq.csv`` / ``<query>.rq.json`` (SPARQL
 1.1 results formats) for other SELECTs and ``<query>.rq.json`` for ASK.
+
+Each query is screened again right before it runs (the file may have changed since the spec
+was accepted): a ``SERVICE`` the operator did not allow never runs.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,9 @@ import pyoxigraph as ox
 
 from fincrime.errors import FincrimeError
 from fincrime.jobs.outputs import write_atomic
+from fincrime.security.config import SecurityConfig
+from fincrime.security.egress import EgressPolicy
+from fincrime.security.sparql import QueryLimits, screen_query
 from fincrime.vocab import PARAM, PARAM_SUBJECT, XSD
 
 
@@ -79,9 +86,19 @@ def _triples_from(solutions: ox.QuerySolutions) -> list[ox.Triple] | None:
     return triples
 
 
-def run_query(store: ox.Store, query: Path, out_dir: Path, name: str, formats: list[str]) -> dict[str, Any]:
+def run_query(store: ox.Store, query: Path, out_dir: Path, name: str, formats: list[str],
+              config: SecurityConfig | None = None) -> dict[str, Any]:
     """Runs one query; returns ``{"kind", "rows", "files"}`` (files relative to ``out_dir``'s parent)."""
-    text = query.read_text(encoding="utf-8")
+    config = config or SecurityConfig()
+    try:
+        text = query.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FincrimeError(f"{query}: cannot read the query: {exc}") from None
+    policy = EgressPolicy.from_entries(config.egress_allow)
+    screened = screen_query(text, str(query), limits=QueryLimits.from_config(config), egress=policy)
+    for clause in screened.services:  # allowed endpoints: their names must not resolve somewhere private
+        parts = urllib.parse.urlsplit(clause.endpoint or "")
+        policy.resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), f"SERVICE <{clause.endpoint}>")
     try:
         result = store.query(text)
     except (SyntaxError, OSError, ValueError) as exc:
@@ -127,11 +144,12 @@ def run_queries(
     out_dir: Path,
     formats: list[str],
     on_done: Callable[[str, dict[str, Any]], None] | None = None,
+    config: SecurityConfig | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Runs every query into ``out_dir``; ``on_done(name, info)`` after each."""
     results = {}
     for query, name in output_names(queries, root).items():
-        results[name] = run_query(store, query, out_dir, name, formats)
+        results[name] = run_query(store, query, out_dir, name, formats, config)
         if on_done:
             on_done(name, results[name])
     return results

@@ -56,9 +56,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_pid INTEGER,
     heartbeat_at REAL,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
-    notified INTEGER NOT NULL DEFAULT 0
+    notified INTEGER NOT NULL DEFAULT 0,
+    notify_claimed_at REAL,
+    notify_claims INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE INDEX IF NOT EXISTS jobs_spec ON jobs(spec_path, spec_sha256);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL,
@@ -74,6 +77,15 @@ CREATE TABLE IF NOT EXISTS seen_specs (
     PRIMARY KEY (path, sha256)
 );
 """
+# Columns added after the first release: registries made before get them on open.
+_ADDED_COLUMNS = {
+    "notify_claimed_at": "REAL",
+    "notify_claims": "INTEGER NOT NULL DEFAULT 0",
+}
+#: A claim on a job's notifications older than this is taken to have died with its process.
+NOTIFY_CLAIM_SECONDS = 600.0
+#: Times a job's notifications are attempted (each attempt retries every target with backoff).
+NOTIFY_MAX_CLAIMS = 3
 
 
 class LeaseLost(FincrimeError):
@@ -195,6 +207,11 @@ class Registry:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         with self._write() as db:
+            have = {row[1] for row in db.execute("PRAGMA table_info(jobs)").fetchall()}
+            if have:
+                for name, kind in _ADDED_COLUMNS.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -237,14 +254,24 @@ class Registry:
         memory_mb: int = 0,
         message: str | None = None,
         day: str | None = None,
+        reuse_seen: bool = False,
     ) -> str:
-        """Registers a job (``queued`` or ``rejected``) under a fresh id ``<dataset>_<day>_<NNN>``."""
+        """Registers a job (``queued`` or ``rejected``) under a fresh id ``<dataset>_<day>_<NNN>``.
+
+        With ``reuse_seen``, a job already made from this exact spec file content is returned
+        instead (checked in the same transaction, so two processes never make two jobs of one spec).
+        """
         if status not in (QUEUED, REJECTED):
             raise ValueError(status)
         day = day or datetime.now(UTC).strftime("%Y%m%d")
         prefix = f"{dataset}_{day}_"
         at = now_iso()
         with self._write() as db:
+            if reuse_seen and spec_sha256:
+                row = db.execute("SELECT job_id FROM seen_specs WHERE path = ? AND sha256 = ?",
+                                 (spec_path, spec_sha256)).fetchone()
+                if row:
+                    return str(row[0])
             rows = db.execute("SELECT id FROM jobs WHERE substr(id, 1, ?) = ?", (len(prefix), prefix)).fetchall()
             numbers = [int(r[0][len(prefix):]) for r in rows if r[0][len(prefix):].isdigit()]
             job_id = f"{prefix}{max(numbers, default=0) + 1:03d}"
@@ -433,7 +460,8 @@ class Registry:
         at = now_iso()
         with self._write() as db:
             db.execute("UPDATE jobs SET status = ?, cancel_requested = 0, attempts = 0, finished_at = NULL,"
-                       " notified = 0, error = NULL, updated_at = ? WHERE id = ?", (QUEUED, at, job_id))
+                       " notified = 0, notify_claimed_at = NULL, notify_claims = 0, error = NULL, updated_at = ?"
+                       " WHERE id = ?", (QUEUED, at, job_id))
             self._event(db, job_id, QUEUED, f"retry requested (was {job.status})", at)
 
     def add_event(self, job_id: str, message: str) -> None:
@@ -457,22 +485,44 @@ class Registry:
             self._event(db, job_id, status, message, at)
         return True
 
-    def unnotified(self) -> list[JobRecord]:
-        """Finished jobs whose notifications have not gone out (e.g. killed right after finishing)."""
+    def unnotified(self, *, stale_after: float = NOTIFY_CLAIM_SECONDS) -> list[JobRecord]:
+        """Finished jobs whose notifications are owed: never sent, or their sender died mid-way."""
         marks = ",".join("?" * len(FINAL))
-        rows = self._db.execute(f"SELECT * FROM jobs WHERE notified = 0 AND status IN ({marks})", FINAL).fetchall()
+        rows = self._db.execute(
+            f"SELECT * FROM jobs WHERE notified = 0 AND status IN ({marks})"
+            " AND (notify_claimed_at IS NULL OR notify_claimed_at < ?)", (*FINAL, time.time() - stale_after)).fetchall()
         return [JobRecord.from_row(r) for r in rows]
 
-    def mark_notified(self, job_id: str, message: str | None) -> bool:
-        """Claims the job's notifications; False when another process already did.
+    def claim_notifications(self, job_id: str, *, stale_after: float = NOTIFY_CLAIM_SECONDS,
+                            max_claims: int = NOTIFY_MAX_CLAIMS) -> bool:
+        """Takes the job's notifications for sending; False when someone else is sending them.
 
-        Claiming before sending means a crash mid-send loses a message rather than repeating it.
+        A claim older than ``stale_after`` died with its process and may be taken again, at
+        most ``max_claims`` times in all; after that the notifications are given up (an event
+        says so), so a notification that crashes its sender cannot come back for ever.
         """
         at = now_iso()
+        now = time.time()
         with self._write() as db:
-            cur = db.execute("UPDATE jobs SET notified = 1 WHERE id = ? AND notified = 0", (job_id,))
-            if cur.rowcount != 1:
+            row = db.execute("SELECT notified, notify_claimed_at, notify_claims, status FROM jobs WHERE id = ?",
+                             (job_id,)).fetchone()
+            if row is None or row[0] or row[3] not in FINAL:
                 return False
+            if row[1] is not None and row[1] >= now - stale_after:
+                return False
+            if row[2] >= max_claims:
+                db.execute("UPDATE jobs SET notified = 1 WHERE id = ?", (job_id,))
+                self._event(db, job_id, row[3], f"notifications given up after {row[2]} interrupted attempts", at)
+                return False
+            db.execute("UPDATE jobs SET notify_claimed_at = ?, notify_claims = notify_claims + 1 WHERE id = ?",
+                       (now, job_id))
+            self._event(db, job_id, row[3], f"notifying (attempt {row[2] + 1})", at)
+        return True
+
+    def notifications_done(self, job_id: str, message: str | None) -> None:
+        """The job's notifications are finished with (sent, or failed after their retries)."""
+        at = now_iso()
+        with self._write() as db:
+            db.execute("UPDATE jobs SET notified = 1, notify_claimed_at = NULL WHERE id = ?", (job_id,))
             if message:
                 self._event(db, job_id, self.get(job_id).status, message, at)
-        return True

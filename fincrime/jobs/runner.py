@@ -33,6 +33,7 @@ from fincrime.jobs.outputs import (
     write_json_atomic,
 )
 from fincrime.jobs.spec import sha256_file
+from fincrime.security.config import load_config
 from fincrime.workspace import Workspace
 
 HEARTBEAT_SECONDS = 1.0
@@ -287,7 +288,8 @@ def _query(job: _Job) -> None:
         job.log("query", name=name, kind=info["kind"], rows=info["rows"], files=info["files"], done=done, total=len(queries))
 
     root = Path((job.record.resolved or {})["dataset_dir"])
-    results = run_queries(store, queries, root, job.job_dir / "queries", job.spec["outputs"].get("formats", ["csv", "json"]), on_done)
+    results = run_queries(store, queries, root, job.job_dir / "queries", job.spec["outputs"].get("formats", ["csv", "json"]),
+                          on_done, config=load_config(job.workspace.home))
     seconds = round(time.perf_counter() - start, 3)
     job.log("phase_done", phase="query", seconds=seconds)
     job.record_phase("query", {"results": results, "seconds": seconds})

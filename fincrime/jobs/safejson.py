@@ -1,4 +1,4 @@
-"""Reading untrusted JSON: size and nesting limits, no duplicate keys, no NaN/Infinity.
+"""Reading untrusted JSON: size and nesting limits, no duplicate keys, no NaN/Infinity, no huge numbers.
 
 The nesting depth is measured by a linear scan *before* parsing, so a hostile file of a
 million ``[`` cannot exhaust the parser's recursion.
@@ -7,11 +7,13 @@ million ``[`` cannot exhaust the parser's recursion.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 MAX_SPEC_BYTES = 1 << 20  # 1 MiB: a spec is a few KB; anything bigger is a mistake or an attack
 MAX_DEPTH = 16
+MAX_NUMBER_CHARS = 64  # no setting needs more; Python's int() refuses beyond 4,300 digits anyway
 
 
 class JsonLimitError(ValueError):
@@ -57,6 +59,34 @@ def _no_constants(name: str) -> Any:
     raise JsonLimitError(f"{name} is not valid JSON")
 
 
+def _where(text: str, token: str) -> str:
+    offset = text.find(token)
+    if offset < 0:
+        return ""
+    line = text.count("\n", 0, offset) + 1
+    return f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}: "
+
+
+def _number_parsers(text: str) -> dict[str, Any]:
+    def check(token: str) -> None:
+        if len(token) > MAX_NUMBER_CHARS:
+            raise JsonLimitError(f"{_where(text, token)}a number of {len(token):,} characters "
+                                 f"(limit {MAX_NUMBER_CHARS})")
+
+    def parse_int(token: str) -> int:
+        check(token)
+        return int(token)
+
+    def parse_float(token: str) -> float:
+        check(token)
+        value = float(token)
+        if not math.isfinite(value):
+            raise JsonLimitError(f"{_where(text, token)}the number {token} is too large")
+        return value
+
+    return {"parse_int": parse_int, "parse_float": parse_float}
+
+
 def loads_limited(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parses JSON text under the rules above; raises :class:`JsonLimitError`.
 
@@ -72,9 +102,12 @@ def loads_limited(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     if depth > max_depth:
         raise JsonLimitError(f"nested {depth} levels deep (limit {max_depth})")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+                          **_number_parsers(text))
     except json.JSONDecodeError as exc:
         raise JsonLimitError(f"{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:  # pragma: no cover - the depth check above comes first
+        raise JsonLimitError("nested too deeply") from None
 
 
 def read_limited(path: Path, *, max_bytes: int = MAX_SPEC_BYTES, max_depth: int = MAX_DEPTH) -> Any:

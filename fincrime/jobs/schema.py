@@ -20,6 +20,10 @@ _IRI = r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*$"
 _MEMORY = r"^[0-9]+(\.[0-9]+)?\s*([kKmMgGtT]i?[bB]?)?$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 _HTTP_URL = r"^https?://[^\s]+$"
+# Header fields of a notification e-mail: a CR or LF would start a header of the spec's choosing.
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+_ADDRESS = r"^[^\s@<>,;:\"()\[\]\\\x00-\x1f\x7f]+@[^\s@<>,;:\"()\[\]\\\x00-\x1f\x7f]+$"
+_SMTP_HOST = r"^[A-Za-z0-9._:-]+$"
 _STATUSES = ["done", "failed", "rejected", "cancelled"]
 
 _PATTERNS: dict[str, Any] = {
@@ -48,7 +52,7 @@ _EMAIL: dict[str, Any] = {
     "required": ["type", "host", "from", "to"],
     "properties": {
         "type": {"const": "email"},
-        "host": {"type": "string", "minLength": 1, "maxLength": 253},
+        "host": {"type": "string", "minLength": 1, "maxLength": 253, "pattern": _SMTP_HOST},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
         "tls": {
             "description": "starttls (default), ssl (implicit TLS) or none.",
@@ -58,14 +62,15 @@ _EMAIL: dict[str, Any] = {
                          "description": "Name of the environment variable holding the user."},
         "password_env": {"type": "string", "pattern": _ENV_NAME,
                          "description": "Name of the environment variable holding the password."},
-        "from": {"type": "string", "minLength": 3, "maxLength": 254},
+        "from": {"type": "string", "minLength": 3, "maxLength": 254, "pattern": _ADDRESS},
         "to": {
             "type": "array",
-            "items": {"type": "string", "minLength": 3, "maxLength": 254},
+            "items": {"type": "string", "minLength": 3, "maxLength": 254, "pattern": _ADDRESS},
             "minItems": 1,
             "maxItems": 50,
         },
-        "subject": {"type": "string", "maxLength": 200},
+        "subject": {"type": "string", "maxLength": 200, "pattern": _ONE_LINE,
+                    "description": "One line: control characters (CR, LF, ...) are refused."},
         "on": _ON,
     },
 }
@@ -122,6 +127,8 @@ def spec_schema() -> dict[str, Any]:
     """
     targets, defs = _targets_schema()
     targets["maxItems"] = 16
+    targets["description"] = ("Where the results are loaded. Without this key: the embedded store "
+                              '([{"type": "oxigraph"}]); an empty list loads nothing.')
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -26,8 +26,13 @@ from fincrime.jobs.problems import Problem, SpecRejected
 from fincrime.jobs.reference import REFERENCE_SUFFIX, map_reference
 from fincrime.jobs.safejson import JsonLimitError, read_limited
 from fincrime.jobs.schema import reference_schema, spec_schema
+from fincrime.security.config import SecurityConfig, load_config
+from fincrime.security.egress import EgressPolicy, EgressRefused
+from fincrime.security.sandbox import check_queries
+from fincrime.security.sparql import QueryLimits, QueryRefused, screen_query, without_service
 
 SPEC_SUFFIXES = (".job.json", REFERENCE_SUFFIX)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 DEFAULTS: dict[str, Any] = {
@@ -37,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "params": {},
     "engine": {"type": "memory"},
     "outputs": {"formats": ["csv", "json"], "visualizations": [], "report": False},
-    "targets": [],
+    "targets": [{"type": "oxigraph"}],  # the README's promise: results are queryable by default
     "notify": [],
     "retry": {"attempts": 3, "backoff_seconds": 2.0},
 }
@@ -173,39 +178,122 @@ def _rule_problems(files: list[Path], spec: dict[str, Any], where: str) -> list[
     return problems
 
 
-def query_problem(path: Path) -> Problem | None:
-    """A SPARQL syntax error in ``path`` as ``file:line:col``, or None."""
-    import pyoxigraph
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return Problem(str(path), f"cannot read: {exc}")
-    try:
-        pyoxigraph.Store().query(text)
-    except SyntaxError as exc:
-        m = re.match(r"error at (\d+):(\d+): (.*)", str(exc), re.S)
-        if m:
-            return Problem(f"{path}:{m.group(1)}:{m.group(2)}", m.group(3).strip())
-        return Problem(str(path), str(exc))
-    except Exception as exc:  # evaluation errors on an empty store are not syntax problems
-        if "parse" in str(exc).lower():
-            return Problem(str(path), str(exc))
-    if re.search(r"^\s*(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE)\b", text, re.I | re.M):
-        return Problem(str(path), "SPARQL updates are not allowed in job queries")
-    return None
+_UPDATE = re.compile(r"^\s*(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b", re.I | re.M)
 
 
-def _notify_problems(spec: dict[str, Any], where: str, env: Mapping[str, str]) -> list[Problem]:
+def query_problems(paths: list[Path], config: SecurityConfig | None = None) -> list[Problem]:
+    """Every problem with untrusted query files, found without running them or calling anyone.
+
+    Each file is read as UTF-8 and screened (size, nesting, ``SERVICE`` against the operator's
+    allow-list and the egress policy) before any parser sees it; what passes is parsed by
+    pyoxigraph in a sandboxed child process (:mod:`fincrime.security.sandbox`) with every
+    ``SERVICE`` turned into ``GRAPH``, so a parser crash or a hang is that query's rejection.
+    """
+    config = config or load_config()
+    limits = QueryLimits.from_config(config)
+    policy = EgressPolicy.from_entries(config.egress_allow)
+    problems: list[Problem] = []
+    to_parse: list[tuple[str, str]] = []
+    for path in paths:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(str(path), f"cannot read: {exc.strerror or exc}"))
+            continue
+        if len(raw) > limits.max_bytes:
+            problems.append(Problem(str(path), f"query is {len(raw):,} bytes, more than the limit of {limits.max_bytes:,}"))
+            continue
+        try:
+            text = raw.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(path), f"not UTF-8 text (byte {exc.start})"))
+            continue
+        try:
+            screen_query(text, str(path), limits=limits, egress=policy)
+        except QueryRefused as exc:
+            problems.append(_source_problem(exc))
+            continue
+        if _UPDATE.search(text):
+            problems.append(Problem(str(path), "SPARQL updates are not allowed in job queries"))
+            continue
+        to_parse.append((str(path), without_service(text)))
+    for check in check_queries(to_parse) if to_parse else []:
+        if check.problem is not None:
+            problems.append(_source_problem(check.problem))
+    return problems
+
+
+def _source_problem(exc: SourceError) -> Problem:
+    where = f"{exc.source}:{exc.line}" + (f":{exc.column}" if exc.column else "")
+    return Problem(where, exc.reason + (f" (hint: {exc.hint})" if exc.hint else ""))
+
+
+_HEADER_FIELDS = ("host", "from", "subject")
+
+
+def _email_header_problems(target: dict[str, Any], at: str) -> list[Problem]:
+    """Control characters in fields that become e-mail headers (a CR/LF would add a header)."""
+    problems = []
+    values = [(key, target.get(key)) for key in _HEADER_FIELDS]
+    values += [(f"to[{j}]", v) for j, v in enumerate(target.get("to") or [])]
+    for key, value in values:
+        if isinstance(value, str) and CONTROL.search(value):
+            problems.append(Problem(f"{at}.{key}", "control characters (CR, LF, ...) are not allowed in an e-mail header"))
+    return problems
+
+
+def _destination_problems(checks: list[tuple[str, str, tuple[str, ...] | None]], policy: EgressPolicy) -> list[Problem]:
+    problems = []
+    for at, value, schemes in checks:
+        try:
+            if schemes is None:
+                policy.check_host(at, value)
+            else:
+                policy.check_url(value, at, schemes=schemes)
+        except EgressRefused as exc:
+            problems.append(Problem(at, exc.one_line().removeprefix(f"{at}: ")))
+    return problems
+
+
+def notify_target_problems(target: Mapping[str, Any], at: str, env: Mapping[str, str],
+                           policy: EgressPolicy) -> list[Problem]:
+    """What stops one notify target from being used: a credential variable that is not set,
+    a control character in an e-mail header, a destination the egress policy refuses."""
+    problems = []
+    if target.get("type") == "email":
+        problems += _email_header_problems(dict(target), at)
+        if isinstance(target.get("host"), str):
+            problems += _destination_problems([(f"{at}.host", target["host"], None)], policy)
+    if target.get("type") == "webhook" and isinstance(target.get("url"), str):
+        problems += _destination_problems([(f"{at}.url", target["url"], ("http", "https"))], policy)
+    for key in ("username_env", "password_env", "token_env", "secret_env"):
+        name = target.get(key)
+        if isinstance(name, str) and name not in env:
+            problems.append(Problem(f"{at}.{key}", f"environment variable {name} is not set"))
+    return problems
+
+
+def _notify_problems(spec: dict[str, Any], where: str, env: Mapping[str, str], policy: EgressPolicy) -> list[Problem]:
     problems = []
     for i, target in enumerate(spec.get("notify") or []):
+        if isinstance(target, dict):
+            problems += notify_target_problems(target, f"{where}: notify[{i}]", env, policy)
+    return problems
+
+
+def _store_destination_problems(spec: dict[str, Any], where: str, policy: EgressPolicy) -> list[Problem]:
+    """Hosts of SPARQL and Gremlin targets, judged by the egress policy (no DNS, no request)."""
+    checks: list[tuple[str, str, tuple[str, ...] | None]] = []
+    for i, target in enumerate(spec.get("targets") or []):
         if not isinstance(target, dict):
             continue
-        for key in ("username_env", "password_env", "token_env", "secret_env"):
-            name = target.get(key)
-            if isinstance(name, str) and name not in env:
-                problems.append(Problem(f"{where}: notify[{i}].{key}", f"environment variable {name} is not set"))
-    return problems
+        if target.get("type") == "sparql":
+            for key in ("endpoint", "update", "graph_store"):
+                if isinstance(target.get(key), str):
+                    checks.append((f"{where}: targets[{i}].{key}", target[key], ("http", "https")))
+        if target.get("type") == "gremlin" and isinstance(target.get("url"), str) and target["url"] != "embedded":
+            checks.append((f"{where}: targets[{i}].url", target["url"], ("ws", "wss")))
+    return _destination_problems(checks, policy)
 
 
 def _target_problems(spec: dict[str, Any], where: str) -> list[Problem]:
@@ -218,10 +306,30 @@ def _target_problems(spec: dict[str, Any], where: str) -> list[Problem]:
     return problems
 
 
-def validate_spec(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> ValidSpec:
-    """Checks a spec completely; raises :class:`SpecRejected` with every problem found."""
+def validate_spec(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None,
+                  config: SecurityConfig | None = None) -> ValidSpec:
+    """Checks a spec completely; raises :class:`SpecRejected` with every problem found.
+
+    The one entry point for every caller (``fincrime run``, ``watch``, ``jobs validate``, a
+    server): it reads only files inside the spec's folder, executes nothing, sends no request
+    (not even a DNS query) and raises nothing but :class:`SpecRejected`, whatever the input;
+    a failure of a check itself becomes a problem of the spec. ``config`` is the operator's
+    security settings (default: those of ``FINCRIME_HOME`` in ``env``).
+    """
     env = os.environ if env is None else env
     spec_path = Path(path).absolute()
+    try:
+        config = config or load_config(env=env)
+        return _validate(spec_path, env, config)
+    except SpecRejected:
+        raise
+    except RecursionError:
+        raise SpecRejected(str(spec_path), [Problem(spec_path.name, "too deeply nested to check")]) from None
+    except Exception as exc:
+        raise SpecRejected(str(spec_path), [Problem(spec_path.name, f"could not be checked: {type(exc).__name__}: {exc}")]) from None
+
+
+def _validate(spec_path: Path, env: Mapping[str, str], config: SecurityConfig) -> ValidSpec:
     where = spec_path.name
     problems: list[Problem] = []
     if not spec_path.is_file():
@@ -253,12 +361,11 @@ def validate_spec(path: str | os.PathLike[str], *, env: Mapping[str, str] | None
             problems += found
         else:
             files[kind] = []
-    problems += _notify_problems(spec, where, env)
+    policy = EgressPolicy.from_entries(config.egress_allow)
+    problems += _notify_problems(spec, where, env, policy)
     problems += _target_problems(spec, where)
-    for query in files["queries"]:
-        problem = query_problem(query)
-        if problem:
-            problems.append(problem)
+    problems += _store_destination_problems(spec, where, policy)
+    problems += query_problems(files["queries"], config)
     if isinstance(spec.get("params"), dict) and isinstance(spec.get("prefixes"), dict):
         problems += _rule_problems(files["rules"], spec, where)
     if problems:

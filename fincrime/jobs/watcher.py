@@ -10,26 +10,41 @@ A spec is read only once it is *complete*: unchanged (size and mtime) for ``sett
 and parseable JSON. A file that stays unparseable is rejected only after ``reject_after``
 seconds without change, because a slow writer may pause mid-file. Names starting with ``.``
 are ignored, so writers can also write ``.name.job.json`` and rename it.
+
+No spec can stop the watcher: whatever goes wrong while one spec is read or checked becomes
+that spec's rejection (``.errors.json`` and a registry entry) and the loop goes on.
+Notifications are sent from a small thread pool, so a slow or hostile mail or webhook server
+never holds up the loop. One watcher runs per ``FINCRIME_HOME`` (a lock file,
+:class:`WatcherLock`): a second one refuses to start and names the first.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from fincrime.errors import FincrimeError
 from fincrime.jobs import registry as R
+from fincrime.jobs.problems import Problem
 from fincrime.jobs.safejson import JsonLimitError, read_limited
-from fincrime.jobs.service import notify_finished, submit
+from fincrime.jobs.service import notify_finished, reject, submit
 from fincrime.jobs.spec import is_spec_file, sha256_file
+from fincrime.security.config import load_config
 from fincrime.workspace import Workspace
+
+NOTIFY_THREADS = 2
 
 SCAN_DEPTH = 2  # INPUT/<dataset>/<spec> (and INPUT/<spec> when INPUT is a dataset folder)
 
@@ -72,6 +87,41 @@ def _memory_total_mb() -> int:
         return 0
 
 
+class WatcherRunning(FincrimeError):
+    """Another watcher already works on this FINCRIME_HOME."""
+
+
+class WatcherLock:
+    """An exclusive ``flock`` on ``FINCRIME_HOME/watch.lock``, held while a watcher runs.
+
+    The kernel releases it when the process ends, however it ends, so a killed watcher never
+    leaves a stale lock behind. The file names the holder, for the message of the next one.
+    """
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "watch.lock"
+        self._fd: int | None = None
+
+    def acquire(self, what: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise WatcherRunning(f"another watcher already uses {self.path.parent}: {holder}",
+                                 hint="stop it first, or give this one its own FINCRIME_HOME") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, {what}, since {R.now_iso()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Watcher:
     """Watches ``input_dir``; ``run()`` loops until stopped (or, with ``once``, until idle)."""
 
@@ -83,12 +133,17 @@ class Watcher:
         self.say = say
         self.registry = R.Registry(workspace.registry_path)
         self.lease = R.Lease.mine()
+        self.lock = WatcherLock(workspace.home)
         self.workers: dict[str, _Worker] = {}
+        self._notifier: ThreadPoolExecutor | None = None
+        self._notifying: set[str] = set()
+        self._notify_guard = threading.Lock()
         self._seen: dict[Path, _Seen] = {}
         self._settled: dict[Path, tuple[int, int]] = {}
         self._stop = False
         if not options.memory_mb:
             options.memory_mb = _memory_total_mb()
+        self.config = load_config(workspace.home)  # the operator's; a bad file stops us here, clearly
 
     # ---- scope -----------------------------------------------------------------------------
     def _ours(self, job: R.JobRecord) -> bool:
@@ -109,8 +164,33 @@ class Watcher:
                 self.say(f"{job_id}: {self.registry.get(job_id).status} (its worker was gone)")
         for job in self.registry.unnotified():
             if self._ours(job):
-                for report in notify_finished(self.registry, job.id):
-                    self.say(f"{job.id}: {report['type']} {'sent' if report['ok'] else 'FAILED'}: {report.get('detail')}")
+                self.notify(job.id)
+
+    def notify(self, job_id: str) -> None:
+        """Sends a finished job's notifications in the background (once; see ``notify_finished``)."""
+        with self._notify_guard:
+            if job_id in self._notifying:
+                return
+            self._notifying.add(job_id)
+        if self._notifier is None:
+            self._notifier = ThreadPoolExecutor(NOTIFY_THREADS, thread_name_prefix="fincrime-notify")
+        self._notifier.submit(self._notify_now, job_id)
+
+    def _notify_now(self, job_id: str) -> None:
+        try:
+            with R.Registry(self.workspace.registry_path) as registry:  # one connection per thread
+                for report in notify_finished(registry, job_id):
+                    self.say(f"{job_id}: {report['type']} {'sent' if report['ok'] else 'FAILED'}: {report.get('detail')}")
+        except Exception as exc:  # pragma: no cover - notify_finished itself never raises
+            self.say(f"{job_id}: notifying failed: {type(exc).__name__}: {exc}")
+        finally:
+            with self._notify_guard:
+                self._notifying.discard(job_id)
+
+    def _finish_notifications(self, wait: bool) -> None:
+        if self._notifier is not None:
+            self._notifier.shutdown(wait=wait, cancel_futures=not wait)
+            self._notifier = None
 
     def scan(self) -> int:
         """Submits every spec that became complete; returns how many are still settling."""
@@ -118,43 +198,61 @@ class Watcher:
         pending = 0
         for path in self._spec_files():
             try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            key = (st.st_size, st.st_mtime_ns)
-            if self._settled.get(path) == key:
-                continue
-            seen = self._seen.get(path)
-            if seen is None or (seen.size, seen.mtime_ns) != key:
-                self._seen[path] = _Seen(st.st_size, st.st_mtime_ns, now)
-                pending += 1
-                continue
-            quiet = now - seen.since
-            if quiet < self.options.settle:
-                pending += 1
-                continue
-            try:
-                sha = sha256_file(path)
-            except OSError:
-                continue
-            if self.registry.spec_seen(str(path.absolute()), sha):
-                self._settled[path] = key
-                continue
-            try:
-                read_limited(path)
-            except JsonLimitError:
-                if quiet < self.options.reject_after:
-                    pending += 1  # maybe still being written by a slow writer
-                    continue
-            except OSError:
-                continue
-            self._settled[path] = key
-            sub = submit(self.registry, path, self.workspace.output_root)
-            if sub.status == R.REJECTED:
-                self.say(f"{sub.job_id}: rejected {path.name}: {len(sub.problems)} problem(s), see {path.name}.errors.json")
-            else:
-                self.say(f"{sub.job_id}: queued ({path.relative_to(self.input_dir)})")
+                pending += self._scan_one(path, now)
+            except Exception as exc:  # no spec may stop the watcher: it is that spec's rejection
+                self._reject_broken(path, exc)
         return pending
+
+    def _reject_broken(self, path: Path, exc: BaseException) -> None:
+        try:
+            st = path.stat()
+            self._settled[path] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            self._settled.pop(path, None)
+        problem = Problem(path.name, f"could not be read or checked: {type(exc).__name__}: {exc}")
+        try:
+            sub = reject(self.registry, path, [problem], config=self.config)
+            self.say(f"{sub.job_id}: rejected {path.name}: {problem.message}")
+        except Exception as again:  # the registry itself is in trouble: say so, keep going
+            self.say(f"{path}: {problem.message}; could not record the rejection: {type(again).__name__}: {again}")
+
+    def _scan_one(self, path: Path, now: float) -> int:
+        """Looks at one spec file; returns 1 while it is still settling."""
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return 0
+        key = (st.st_size, st.st_mtime_ns)
+        if self._settled.get(path) == key:
+            return 0
+        seen = self._seen.get(path)
+        if seen is None or (seen.size, seen.mtime_ns) != key:
+            self._seen[path] = _Seen(st.st_size, st.st_mtime_ns, now)
+            return 1
+        quiet = now - seen.since
+        if quiet < self.options.settle:
+            return 1
+        try:
+            sha = sha256_file(path)
+        except OSError:
+            return 0
+        if self.registry.spec_seen(str(path.absolute()), sha):
+            self._settled[path] = key
+            return 0
+        try:
+            read_limited(path)
+        except JsonLimitError:
+            if quiet < self.options.reject_after:
+                return 1  # maybe still being written by a slow writer
+        except OSError:
+            return 0
+        self._settled[path] = key
+        sub = submit(self.registry, path, self.workspace.output_root, config=self.config, once=True)
+        if sub.status == R.REJECTED:
+            self.say(f"{sub.job_id}: rejected {path.name}: {len(sub.problems)} problem(s), see {path.name}.errors.json")
+        else:
+            self.say(f"{sub.job_id}: queued ({path.relative_to(self.input_dir)})")
+        return 0
 
     def _fits(self, job: R.JobRecord) -> bool:
         if len(self.workers) >= self.options.workers:
@@ -205,7 +303,7 @@ class Watcher:
             job = self.registry.get(job_id)
             if job.status in R.FINAL:
                 self.say(f"{job_id}: {job.status}" + (f" — {job.error}" if job.error else f" ({job.output_dir})"))
-                notify_finished(self.registry, job_id)
+                self.notify(job_id)
             elif job.status != R.QUEUED:
                 self.say(f"{job_id}: worker exited with code {code} while {job.status}; it will resume")
 
@@ -217,7 +315,16 @@ class Watcher:
         return not pending and not self.workers and not any(self._ours(j) for j in self.registry.queued())
 
     def run(self) -> None:
-        handlers = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        """Loops until stopped; raises :class:`WatcherRunning` when another watcher has this home."""
+        self.lock.acquire(f"watching {self.input_dir}")
+        try:
+            self._loop()
+        finally:
+            self.lock.release()
+
+    def _loop(self) -> None:
+        in_main = threading.current_thread() is threading.main_thread()
+        handlers = {s: signal.signal(s, self.stop) for s in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
         self.say(f"watching {self.input_dir} -> {self.workspace.output_root} "
                  f"(workers {self.options.workers}, cores {self.options.cores}, memory {self.options.memory_mb} MiB)")
         try:
@@ -228,9 +335,11 @@ class Watcher:
                 self.schedule()
                 if self.options.once and self.idle(pending):
                     self.recover()  # last notifications
+                    self._finish_notifications(wait=True)
                     break
                 time.sleep(self.options.interval)
         finally:
+            self._finish_notifications(wait=False)
             self.shutdown()
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fincrime.security.egress import EgressPolicy
 from fincrime.stores.jobfiles import input_graph, job_graph, read_job
 from fincrime.stores.registry import get, names, register, targets_schema, validate_target
 from fincrime.workspace import Workspace
@@ -38,11 +39,14 @@ __all__ = [
 
 
 def load_job(job_dir: str | Path, target: dict[str, Any], workspace: Workspace, *,
-             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int], None] | None = None,
+             egress: EgressPolicy | None = None) -> dict[str, Any]:
     """Loads the results in ``job_dir`` into one target; returns a report with counts.
 
     ``progress``, when given, is called with the number of triples / graph elements sent,
-    batch by batch (by the target types that send in batches).
+    batch by batch (by the target types that send in batches). ``egress`` is the policy for
+    the target's connections (default: the workspace's, see :mod:`fincrime.security.egress`;
+    the CLI widens it for a target the operator typed).
 
     Raises :class:`fincrime.errors.InputError` for a bad target and
     :class:`fincrime.errors.FincrimeError` when the target fails (after its retries); the
@@ -55,8 +59,11 @@ def load_job(job_dir: str | Path, target: dict[str, Any], workspace: Workspace, 
     validate_target(target)
     loader = get(target["type"])
     kwargs: dict[str, Any] = {}
-    if progress is not None and "progress" in inspect.signature(loader).parameters:
+    parameters = inspect.signature(loader).parameters
+    if progress is not None and "progress" in parameters:
         kwargs["progress"] = progress
+    if egress is not None and "egress" in parameters:
+        kwargs["egress"] = egress
     report = loader(Path(job_dir), target, workspace, **kwargs)
     if target.get("name"):
         report["name"] = target["name"]

@@ -10,11 +10,19 @@ Layout of the dataset:
 Loads go through ``Store.bulk_load`` (the fastest path pyoxigraph has) into a graph that was
 cleared first, so reloading a job replaces its graph and never duplicates anything. An input
 graph is recorded in the catalog only after its load finished: an interrupted load is redone.
+
+Writers take turns: a writable store is opened only while holding an exclusive ``flock`` on
+``store.lock`` beside it, and a second writer (another job's load, ``fincrime load``) waits
+for it, up to ``FINCRIME_STORE_LOCK_TIMEOUT`` seconds (default 600), instead of failing on
+RocksDB's own lock. Readers (queries, ``serve-sparql``) open read-only and never wait.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
+import os
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,12 +44,42 @@ _SOURCE = ox.NamedNode(NS + "source")
 _XSD_INT = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 _XSD_DT = ox.NamedNode("http://www.w3.org/2001/XMLSchema#dateTime")
 
-# Another process (a job runner, a second CLI) may hold RocksDB's lock for a moment.
-_LOCK_WAIT_SECONDS = 10.0
+# How long a writer waits for the one before it (a big load takes minutes).
+_LOCK_WAIT_SECONDS = float(os.environ.get("FINCRIME_STORE_LOCK_TIMEOUT", "600"))
 
 
-def open_store(path: Path, *, read_only: bool = False) -> ox.Store:
-    """Opens the store at ``path``; waits a little for another writer, then fails clearly."""
+class StoreBusy(FincrimeError):
+    """Another writer kept the embedded store for longer than we wait; worth retrying later."""
+
+    transient = True
+
+
+def _wait(deadline: float, turn: int) -> None:
+    time.sleep(min(0.05 * 1.5 ** min(turn, 10), 1.0) * (0.5 + random.random()))
+
+
+def writer_lock(path: Path, deadline: float) -> int:
+    """Waits for (and takes) the exclusive lock of the store at ``path``; returns its descriptor."""
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    turn = 0
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise StoreBusy(f"{path}: cannot open the embedded store for writing: another process has "
+                                f"been writing to it for longer than {_LOCK_WAIT_SECONDS:g} s",
+                                hint="retry when it ends (FINCRIME_STORE_LOCK_TIMEOUT sets the wait)") from None
+            _wait(deadline, turn)
+            turn += 1
+
+
+def open_store(path: Path, *, read_only: bool = False, deadline: float | None = None) -> ox.Store:
+    """Opens the store at ``path``; a writer waits for RocksDB's lock until ``deadline``, then fails clearly."""
     if read_only:
         if not path.is_dir():
             raise InputError(
@@ -53,17 +91,21 @@ def open_store(path: Path, *, read_only: bool = False) -> ox.Store:
         except OSError as exc:
             raise FincrimeError(f"{path}: cannot open the embedded store read-only: {exc}") from None
     path.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+    deadline = time.monotonic() + _LOCK_WAIT_SECONDS if deadline is None else deadline
+    turn = 0
     while True:
         try:
             return ox.Store(str(path))
         except OSError as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise FincrimeError(
+            if "lock" not in str(exc).lower():
+                raise FincrimeError(f"{path}: cannot open the embedded store: {exc}") from None
+            if time.monotonic() > deadline:
+                raise StoreBusy(
                     f"{path}: cannot open the embedded store: {exc}",
                     hint="another fincrime process may be writing to it; retry when it ends",
                 ) from None
-            time.sleep(0.2)
+            _wait(deadline, turn)
+            turn += 1
 
 
 def _count(store: ox.Store, graph: ox.NamedNode) -> int:
@@ -107,7 +149,35 @@ class EmbeddedStore:
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.store = open_store(self.path, read_only=read_only)
+        self._lock: int | None = None
+        if read_only:
+            self.store = open_store(self.path, read_only=True)
+            return
+        deadline = time.monotonic() + _LOCK_WAIT_SECONDS
+        self._lock = writer_lock(self.path, deadline)
+        try:
+            self.store = open_store(self.path, deadline=deadline)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Closes the store and lets the next writer in (also done when the object goes away)."""
+        if hasattr(self, "store"):
+            del self.store  # the last reference: RocksDB closes and releases its own lock
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> EmbeddedStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            self.close()
 
     # ----------------------------------------------------------------- loading
     def _input_loaded(self, inp: InputFile) -> bool:
@@ -192,4 +262,5 @@ def load_embedded(job_dir: str | Path, target: dict[str, Any], store_dir: Path) 
     """``load_job`` for ``{"type": "oxigraph"}``; ``"location"`` overrides the workspace store."""
     location = Path(target["location"]) if target.get("location") else store_dir
     job = read_job(job_dir)
-    return EmbeddedStore(location).load_job(job, with_inputs=target.get("inputs", True))
+    with EmbeddedStore(location) as store:
+        return store.load_job(job, with_inputs=target.get("inputs", True))

@@ -25,6 +25,7 @@ from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.traversal import Direction, Merge, T
 
 from fincrime.errors import FincrimeError, InputError
+from fincrime.security.egress import EgressPolicy, EgressRefused, egress_policy
 from fincrime.stores.graphersal_remote import error_message
 from fincrime.stores.httpclient import Retry, TargetUnavailable, credentials
 from fincrime.stores.jobfiles import JobFiles
@@ -117,8 +118,12 @@ def open_embedded(path: Path) -> Iterator[Any]:
 
 
 @contextmanager
-def connect(target: dict[str, Any], workspace: Workspace) -> Iterator[tuple[RemoteConnection, str]]:
-    """A ``RemoteConnection`` for a target, and a name for reports."""
+def connect(target: dict[str, Any], workspace: Workspace,
+            egress: EgressPolicy | None = None) -> Iterator[tuple[RemoteConnection, str]]:
+    """A ``RemoteConnection`` for a target, and a name for reports.
+
+    A server connection obeys the egress policy (default: the workspace's).
+    """
     url = target.get("url") or "embedded"
     if url == "embedded":
         from fincrime.stores.graphersal_remote import GraphersalConnection
@@ -129,12 +134,20 @@ def connect(target: dict[str, Any], workspace: Workspace) -> Iterator[tuple[Remo
         return
     from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 
+    from fincrime.security.gremlin_transport import CheckedTransport
+
+    policy = egress or egress_policy(workspace.home)
+    what = f"Gremlin server {url}"
+    policy.check_url(url, what, schemes=("ws", "wss"))
     creds = credentials(target.get("auth"))
     kwargs: dict[str, Any] = {}
     if creds is not None:
         kwargs = {"username": creds[1], "password": creds[2]}
     try:
-        conn = DriverRemoteConnection(url, target.get("traversal_source", "g"), **kwargs)
+        conn = DriverRemoteConnection(url, target.get("traversal_source", "g"),
+                                      transport_factory=lambda: CheckedTransport(policy, what), **kwargs)
+    except EgressRefused:
+        raise
     except Exception as exc:
         raise TargetUnavailable(f"Gremlin server {url}: cannot connect ({exc})") from None
     try:
@@ -150,11 +163,12 @@ def _batch_default(target: dict[str, Any]) -> int:
 
 
 def load_gremlin_target(job: JobFiles, target: dict[str, Any], workspace: Workspace, *,
-                        progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                        progress: Callable[[int], None] | None = None,
+                        egress: EgressPolicy | None = None) -> dict[str, Any]:
     """``load_job`` for ``{"type": "gremlin", ...}``."""
     start = time.perf_counter()
     graph = build(job)
-    with connect(target, workspace) as (conn, where):
+    with connect(target, workspace, egress) as (conn, where):
         loader = GremlinLoader(conn, batch_size=int(target.get("batch_size", _batch_default(target))),
                                edge_ids=target.get("edge_ids", "native"),
                                retry=Retry.from_target(target))

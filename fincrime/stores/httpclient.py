@@ -2,7 +2,8 @@
 
 Standard library only (urllib): digest auth, which Virtuoso's graph-store endpoint demands,
 comes with ``HTTPDigestAuthHandler``. Credentials are read from environment variables named in
-the target, so specs and manifests never hold secrets.
+the target, so specs and manifests never hold secrets. Every connection, redirects included,
+goes through the egress policy (:mod:`fincrime.security.egress`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fincrime.errors import FincrimeError, InputError
+from fincrime.security.egress import EgressPolicy, egress_policy
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -90,8 +92,12 @@ class HttpClient:
         auth: Mapping[str, Any] | None = None,
         retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        egress: EgressPolicy | None = None,
+        what: str = "SPARQL server",
     ) -> None:
         self.retry = retry or Retry()
+        self.egress = egress or egress_policy()
+        self.what = what
         self._sleep = sleep
         handlers: list[urllib.request.BaseHandler] = []
         creds = credentials(auth)
@@ -103,7 +109,7 @@ class HttpClient:
             else:
                 # Preemptive: a server that allows anonymous reads never sends the challenge.
                 handlers.append(_PreemptiveBasic(manager))
-        self._opener = urllib.request.build_opener(*handlers)
+        self._opener = self.egress.opener(*handlers, what=what)
 
     def request(
         self,
@@ -113,7 +119,12 @@ class HttpClient:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, str, bytes]:
-        """Returns ``(status, content type, body)``; retries what a retry can fix."""
+        """Returns ``(status, content type, body)``; retries what a retry can fix.
+
+        Raises :class:`~fincrime.security.egress.EgressRefused` (never retried) for a URL or a
+        redirect the egress policy refuses.
+        """
+        self.egress.check_url(url, f"{self.what} {url}")
         last = ""
         for attempt in range(self.retry.attempts):
             req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))

@@ -18,9 +18,9 @@ from typing import Any
 import pyoxigraph as ox
 
 from fincrime.errors import FincrimeError, SourceError
+from fincrime.security.sparql import syntax_error as sparql_syntax_error
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
-_ERROR_AT = re.compile(r"error at (\d+):(\d+)(?:-\d+:\d+)?:\s*(.*)", re.S)
 _PREFIX = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.I)
 
 
@@ -45,15 +45,28 @@ def declared_prefixes(text: str) -> dict[str, str]:
     return {(m.group(1) or ""): m.group(2) for m in _PREFIX.finditer(text)}
 
 
-def check_syntax(text: str, source: str) -> str:
-    """Parses the query (on an empty in-memory store); a syntax error names line and column.
+def check_syntax(text: str, source: str, *, config: Any = None) -> str:
+    """Screens and parses an untrusted query without running it; returns its form.
 
-    Returns the query form: ``select``, ``ask`` or ``graph``.
+    The form is ``select``, ``ask`` or ``graph``. The query is screened first (size, nesting,
+    ``SERVICE`` against the operator's allow-list: :func:`fincrime.security.sparql.screen_query`),
+    then parsed in a sandboxed child process (:mod:`fincrime.security.sandbox`) with every
+    ``SERVICE`` turned into ``GRAPH``, so a syntax error names line and column, a parser
+    crash is a clean refusal, and checking never calls anybody. Raises
+    :class:`~fincrime.errors.SourceError`.
     """
-    try:
-        return _form(ox.Store().query(text))
-    except SyntaxError as exc:
-        raise syntax_error(exc, text, source) from None
+    from fincrime.security.config import load_config
+    from fincrime.security.egress import EgressPolicy
+    from fincrime.security.sandbox import check_queries
+    from fincrime.security.sparql import QueryLimits, screen_query, without_service
+
+    config = config or load_config()
+    screen_query(text, source, limits=QueryLimits.from_config(config),
+                 egress=EgressPolicy.from_entries(config.egress_allow))
+    (check,) = check_queries([(source, without_service(text))])
+    if check.problem is not None:
+        raise check.problem
+    return str(check.form)
 
 
 def _form(result: Any) -> str:
@@ -78,21 +91,7 @@ def guess_form(text: str) -> str:
 
 def syntax_error(exc: SyntaxError, text: str, source: str) -> SourceError:
     """pyoxigraph's ``error at L:C: msg`` as a :class:`SourceError` with the offending line."""
-    message = str(exc)
-    m = _ERROR_AT.search(message)
-    if not m:
-        return SourceError(message, source=source, line=1)
-    line, column = int(m.group(1)), int(m.group(2))
-    lines = text.splitlines()
-    shown = lines[line - 1] if 0 < line <= len(lines) else None
-    reason = m.group(3).strip()
-    if "Prefix not found" in reason:
-        reason = "undeclared prefix (add a PREFIX line)"
-    else:  # the parser lists every character class it would accept: keep the gist
-        reason = reason.splitlines()[0]
-        reason = reason if len(reason) <= 120 else reason[:117] + "..."
-    return SourceError(f"SPARQL syntax error: {reason}", source=source, line=line,
-                       column=column, text=shown)
+    return sparql_syntax_error(str(exc), text, source)
 
 
 def from_oxigraph(result: Any, prefixes: dict[str, str]) -> QueryResult:
@@ -108,10 +107,16 @@ def from_oxigraph(result: Any, prefixes: dict[str, str]) -> QueryResult:
     return QueryResult("graph", triples=triples, prefixes=prefixes)
 
 
-def run_embedded(store_dir: Any, text: str, *, source: str, job_id: str | None = None) -> QueryResult:
-    """Runs ``text`` on the workspace's embedded store (read-only), one job's graphs or all."""
+def run_embedded(store_dir: Any, text: str, *, source: str, job_id: str | None = None,
+                 config: Any = None) -> QueryResult:
+    """Runs ``text`` on the workspace's embedded store (read-only), one job's graphs or all.
+
+    The query is checked first (:func:`check_syntax`), so nothing it contains can crash this
+    process or make it call an endpoint the operator did not allow.
+    """
     from fincrime.stores.embedded import EmbeddedStore
 
+    check_syntax(text, source, config=config)
     store = EmbeddedStore(store_dir, read_only=True)
     try:
         result = store.query(text, job_id=job_id)
@@ -167,14 +172,16 @@ def _rdf_format(ctype: str) -> ox.RdfFormat:
 
 
 def run_remote(endpoint: str, text: str, *, source: str, auth: dict[str, Any] | None = None,
-               timeout: float = 60.0, form: str | None = None) -> QueryResult:
+               timeout: float = 60.0, form: str | None = None, egress: Any = None) -> QueryResult:
     """Runs ``text`` on a SPARQL 1.1 endpoint (POST, URL-encoded).
 
     SELECT/ASK ask for SPARQL JSON results, CONSTRUCT/DESCRIBE for N-Triples (or Turtle).
+    ``egress`` is the policy for the connection (default: the workspace's).
     """
     from fincrime.stores.httpclient import HttpClient, HttpStatusError, Retry
 
-    client = HttpClient(auth=auth, retry=Retry(attempts=3, backoff=0.5, timeout=timeout))
+    client = HttpClient(auth=auth, retry=Retry(attempts=3, backoff=0.5, timeout=timeout), egress=egress,
+                        what="SPARQL endpoint")
     body = urllib.parse.urlencode({"query": text}).encode()
     form = form or guess_form(text)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": _ACCEPT[form]}

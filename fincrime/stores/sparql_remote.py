@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fincrime.errors import FincrimeError
+from fincrime.security.egress import EgressPolicy
 from fincrime.stores.httpclient import HttpClient, HttpStatusError, Retry
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.stores.ntriples import Batches
@@ -27,12 +28,13 @@ RESULTS_JSON = "application/sparql-results+json"
 class SparqlServer:
     """One SPARQL 1.1 server as a load target (a ``{"type": "sparql", ...}`` dict)."""
 
-    def __init__(self, target: dict[str, Any], *, client: HttpClient | None = None) -> None:
+    def __init__(self, target: dict[str, Any], *, client: HttpClient | None = None,
+                 egress: EgressPolicy | None = None) -> None:
         self.endpoint: str = target["endpoint"]
         self.update_endpoint: str = target.get("update") or self.endpoint
         self.graph_store: str | None = target.get("graph_store")
         self.batch_triples = int(target.get("batch_triples", 50_000))
-        self.client = client or HttpClient(auth=target.get("auth"), retry=Retry.from_target(target))
+        self.client = client or HttpClient(auth=target.get("auth"), retry=Retry.from_target(target), egress=egress)
 
     # ------------------------------------------------------------------ protocol
     def _gsp_url(self, graph: str) -> str:

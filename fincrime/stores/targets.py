@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fincrime.security.egress import EgressPolicy, egress_policy
 from fincrime.stores.jobfiles import read_job
 from fincrime.workspace import Workspace
 
@@ -17,18 +18,22 @@ def load_oxigraph(job_dir: Path, target: dict[str, Any], workspace: Workspace) -
 
 
 def load_sparql(job_dir: Path, target: dict[str, Any], workspace: Workspace, *,
-                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                progress: Callable[[int], None] | None = None,
+                egress: EgressPolicy | None = None) -> dict[str, Any]:
     from fincrime.stores.sparql_remote import SparqlServer
 
-    return SparqlServer(target).load_job(read_job(job_dir), with_inputs=target.get("inputs", True),
+    egress = egress or egress_policy(workspace.home)
+    return SparqlServer(target, egress=egress).load_job(read_job(job_dir), with_inputs=target.get("inputs", True),
                                          progress=progress)
 
 
 def load_gremlin(job_dir: Path, target: dict[str, Any], workspace: Workspace, *,
-                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[int], None] | None = None,
+                 egress: EgressPolicy | None = None) -> dict[str, Any]:
     from fincrime.stores.gremlin import load_gremlin_target
 
-    return load_gremlin_target(read_job(job_dir), target, workspace, progress=progress)
+    return load_gremlin_target(read_job(job_dir), target, workspace, progress=progress,
+                               egress=egress or egress_policy(workspace.home))
 
 
 def load_neptune(job_dir: Path, target: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
