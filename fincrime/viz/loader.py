@@ -46,6 +46,7 @@ HAS_BENEFICIARY = PROP + "hasBeneficiary"
 HAS_AMOUNT = PROP + "hasAmount"
 HAS_DATE = PROP + "hasDate"
 IS_SUSPICIOUS = PROP + "isSuspicious"
+IS_INTERNAL = PROP + "isInternal"
 HAS_FULL_NAME = PROP + "hasFullName"
 LABEL = RDFS + "label"
 HAS_TYPOLOGY = PROP + "hasTypology"
@@ -57,7 +58,7 @@ LAST_TRANSACTION = PROP + "hasLastTransaction"
 FIRST_TRANSACTION = PROP + "hasFirstTransaction"
 
 _TX_PREDS = {HAS_ORIGINATOR: "originator", HAS_BENEFICIARY: "beneficiary", HAS_AMOUNT: "amount", HAS_DATE: "date"}
-_PARTY_PREDS = (IS_SUSPICIOUS, HAS_FULL_NAME, LABEL)
+_PARTY_PREDS = (IS_SUSPICIOUS, IS_INTERNAL, HAS_FULL_NAME, LABEL)
 _GT_PREDS = (HAS_TYPOLOGY, INVOLVES_TRANSACTION, INVOLVES_PARTY)
 _CHAIN_PROPS = {
     PROP + name: name
@@ -179,6 +180,7 @@ def _parties(data: pl.DataFrame) -> dict[str, Party]:
     names: dict[str, str] = {}
     labels: dict[str, str] = {}
     suspicious: set[str] = set()
+    internal: dict[str, bool] = {}
     for s, p, v in rows.iter_rows():
         if "\\" in v:
             v = unescape(v)
@@ -186,11 +188,14 @@ def _parties(data: pl.DataFrame) -> dict[str, Party]:
             names[s] = v
         elif p == LABEL:
             labels.setdefault(s, v)
+        elif p == IS_INTERNAL:
+            internal[s] = v in ("true", "1")
         elif v in ("true", "1"):
             suspicious.add(s)
-    everyone = set(names) | set(labels) | suspicious | {s for s, p, _ in rows.iter_rows() if p == IS_SUSPICIOUS}
+    everyone = set(names) | set(labels) | suspicious | set(internal) | {s for s, p, _ in rows.iter_rows() if p == IS_SUSPICIOUS}
     return {
-        s: Party(s, names.get(s) or labels.get(s) or local_name(s), s in suspicious) for s in everyone
+        s: Party(s, names.get(s) or labels.get(s) or local_name(s), s in suspicious, internal.get(s))
+        for s in everyone
     }
 
 

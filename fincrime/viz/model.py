@@ -54,6 +54,7 @@ class Party:
     iri: str
     name: str
     suspicious: bool = False
+    internal: bool | None = None  # prop:isInternal: a customer of the reporting institution
 
 
 @dataclass(frozen=True)
