@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fincrime.cases.db import Casework
+from fincrime.cases.db import Casework, NotFound
 from fincrime.cases.users import AccessDenied, User
 from fincrime.errors import InputError
 from fincrime.jobs.registry import now_iso
@@ -119,7 +119,7 @@ class Alerts:
     def get(self, alert_id: int) -> Alert:
         row = self.cw.db.execute("SELECT * FROM alerts WHERE id = ?", (int(alert_id),)).fetchone()
         if row is None:
-            raise InputError(f"no alert {alert_id}")
+            raise NotFound(f"no alert {alert_id}")
         return _alert(row)
 
     def list(self, *, status: str | None = None, job_id: str | None = None, assignee: str | None = None,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fincrime.cases.alerts import Alert, Alerts, Conflict
-from fincrime.cases.db import Casework
+from fincrime.cases.db import Casework, NotFound
 from fincrime.cases.users import AccessDenied, User
 from fincrime.errors import InputError
 from fincrime.jobs.registry import now_iso
@@ -53,7 +53,7 @@ class Cases:
     def get(self, case_id: int) -> Case:
         row = self.cw.db.execute("SELECT * FROM cases WHERE id = ?", (int(case_id),)).fetchone()
         if row is None:
-            raise InputError(f"no case {case_id}")
+            raise NotFound(f"no case {case_id}")
         ids = tuple(r[0] for r in self.cw.db.execute(
             "SELECT alert_id FROM case_alerts WHERE case_id = ? ORDER BY alert_id", (row["id"],)).fetchall())
         return Case(row["id"], row["title"], row["reason"], row["action"], row["status"], row["created_by"],
@@ -134,7 +134,7 @@ class Cases:
         with self.cw.write() as db:
             cur = db.execute("DELETE FROM case_alerts WHERE case_id = ? AND alert_id = ?", (case.id, int(alert_id)))
             if cur.rowcount != 1:
-                raise InputError(f"alert {alert_id} is not in case {case.id}")
+                raise NotFound(f"alert {alert_id} is not in case {case.id}")
             db.execute("UPDATE cases SET updated_at = ? WHERE id = ?", (now_iso(), case.id))
             self.cw.audit(db, actor.username, "case.remove_alert", f"case:{case.id}", alert=int(alert_id))
         return self.get(case.id)

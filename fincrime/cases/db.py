@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fincrime.errors import InputError
 from fincrime.jobs.registry import now_iso
 from fincrime.workspace import Workspace
 
@@ -117,6 +118,10 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_object ON audit(object, seq);
 """
 GENESIS = "0" * 64
+
+
+class NotFound(InputError):
+    """No alert, case, user or token by that id."""
 
 
 def casework_path(workspace: Workspace) -> Path:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fincrime.cases.db import Casework
+from fincrime.cases.db import Casework, NotFound
 from fincrime.errors import InputError
 from fincrime.jobs.registry import now_iso
 
@@ -144,7 +144,7 @@ class Users:
     def get(self, username: str) -> User:
         row = self.cw.db.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
         if row is None:
-            raise InputError(f"no user {username!r}")
+            raise NotFound(f"no user {username!r}")
         return _user(row)
 
     def by_id(self, user_id: int) -> User | None:
@@ -217,7 +217,7 @@ class Users:
         with self.cw.write() as db:
             cur = db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now_iso(), token_id))
             if cur.rowcount != 1:
-                raise InputError(f"no active token {token_id!r}")
+                    raise NotFound(f"no active token {token_id!r}")
             self.cw.audit(db, actor, "token.revoke", f"token:{token_id}")
 
     def by_token(self, token: str) -> User | None:

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "jobs",
     "stores",
     "viz",
+    "server",
 )
 
 

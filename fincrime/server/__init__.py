@@ -1,0 +1,1 @@
+"""fincrime serve: the web API and the investigator console (see app.py)."""
