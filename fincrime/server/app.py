@@ -13,9 +13,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,7 +26,7 @@ from fincrime.cases.db import NotFound
 from fincrime.cases.export import NothingToReport
 from fincrime.cases.users import AccessDenied
 from fincrime.errors import FincrimeError, InputError
-from fincrime.server.auth import LoginThrottle, NeedsLogin
+from fincrime.server.auth import LoginThrottle, NeedsLogin, Principal, require
 from fincrime.server.config import ServerConfig
 from fincrime.server.context import Context
 
@@ -141,13 +141,18 @@ def create_app(config: ServerConfig) -> Guard:
     app = FastAPI(title="fincrime", version=__version__, lifespan=lifespan,
                   description="Uploads, jobs, results, SPARQL, alerts and cases of a fincrime workspace. "
                   "Authenticate with `Authorization: Bearer <token>` (`fincrime users token NAME`).",
-                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = Context(config)
     app.state.login_throttle = LoginThrottle()
     app.state.watcher = app.state.ingester = None
     app.state.stopping = asyncio.Event()
     app.state.sse_slots = asyncio.Semaphore(64)
     app.include_router(api.router)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(p: Annotated[Principal, Depends(require("investigator"))]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     app.include_router(console.router)
     app.mount("/static", console.static_files(), name="static")
 
