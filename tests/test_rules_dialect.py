@@ -265,3 +265,8 @@ def test_fuzzed_rules_parse_or_fail_cleanly(text):
         assert exc.source == "fuzz.dlog"
         return
     assert len(program.rules) == 1
+
+
+def test_positions_after_a_multi_line_string_are_exact():
+    err = error('[:a, :p, """one\ntwo\nthree"""],\n  [:a, :q, ?nope] .')
+    assert (err.line, err.column) == (4, 3) and "unsafe fact: ?nope" in err.message

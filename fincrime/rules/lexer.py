@@ -35,10 +35,22 @@ _DIGITS = frozenset("0123456789")  # str.isdigit() also holds for '²', which no
 _STRING_ESC = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
 
 
+_TOKEN = re.compile(
+    rf"(?P<ws>{_WS.pattern})|(?P<iri>{_IRI.pattern})|(?P<var>{_VAR.pattern})|(?P<str>[\"'])"
+    rf"|(?P<lang>{_LANG.pattern})|(?P<imp>:-)|(?P<pname>{_PNAME.pattern})|(?P<num>{_NUMBER.pattern})"
+    rf"|(?P<name>{_NAME.pattern})|(?P<punct>{_PUNCT.pattern})"
+)
+_GROUP_KIND = {"iri": "IRI", "var": "VAR", "lang": "LANG", "pname": "PNAME", "num": "NUMBER", "name": "NAME"}
+
+
 def tokenize(text: str, source: str) -> list[Token]:
+    """The tokens of a rule file: one regular-expression match per token (rule files may hold
+    hundreds of thousands of facts), with the few context rules of the dialect applied after."""
     tokens: list[Token] = []
+    append = tokens.append
     i, n = 0, len(text)
     line, line_start = 1, 0
+    match = _TOKEN.match
 
     def fail(message: str, at: int) -> SourceError:
         ln = text.count("\n", 0, at) + 1
@@ -49,73 +61,68 @@ def tokenize(text: str, source: str) -> list[Token]:
             text=text[start : end if end >= 0 else n],
         )
 
-    while True:
-        m = _WS.match(text, i)
-        if m:
+    while i < n:
+        m = match(text, i)
+        if m is None:
+            raise fail(f"unexpected character {text[i]!r}", i)
+        group = m.lastgroup
+        if group == "ws":
             chunk = m.group(0)
             nl = chunk.count("\n")
             if nl:
                 line += nl
                 line_start = i + chunk.rfind("\n") + 1
             i = m.end()
-        if i >= n:
-            tokens.append(Token("EOF", "", line, i - line_start + 1))
-            return tokens
+            continue
         col = i - line_start + 1
-        c = text[i]
-        prev = tokens[-1] if tokens else None
-        declaring = (
-            prev is not None and prev.kind == "PNAME" and len(tokens) > 1
-            and tokens[-2].kind == "NAME" and tokens[-2].value in ("PREFIX", "@PREFIX")
-        )
-        # ']' ends an atom, never an operand: what follows it may be a graph IRI
-        after_operand = prev is not None and not declaring and (
-            prev.kind in _OPERAND_END or (prev.kind == "PUNCT" and prev.text == ")")
-        )
-        if c == "<" and not after_operand and (m := _IRI.match(text, i)):
-            tokens.append(Token("IRI", m.group(0), line, col, m.group(1)))
-            i = m.end()
-            continue
-        if c in "?$" and (m := _VAR.match(text, i)):
-            tokens.append(Token("VAR", m.group(0), line, col, m.group(1)))
-            i = m.end()
-            continue
-        if c in "\"'":
+        if group == "str":
             value, end = _read_string(text, i, fail)
-            tokens.append(Token("STRING", text[i:end], line, col, value))
+            append(Token("STRING", text[i:end], line, col, value))
+            nl = text.count("\n", i, end)  # a long string may span lines
+            if nl:
+                line += nl
+                line_start = text.rfind("\n", i, end) + 1
             i = end
             continue
-        if c == "@" and prev is not None and prev.kind == "STRING" and (m := _LANG.match(text, i)):
-            tokens.append(Token("LANG", m.group(0), line, col, m.group(1)))
-            i = m.end()
-            continue
-        if text.startswith(":-", i):
-            tokens.append(Token("PUNCT", ":-", line, col))
-            i += 2
-            continue
-        if (c == ":" or c.isalpha()) and (m := _PNAME.match(text, i)):
-            tokens.append(Token("PNAME", m.group(0), line, col))
-            i = m.end()
-            continue
-        if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
-            m = _NUMBER.match(text, i)
+        prev = tokens[-1] if tokens else None
+        if group == "iri" and prev is not None and _after_operand(tokens):
+            m = _PUNCT.match(text, i)  # '<' right after an operand is less-than
+            assert m is not None
+            group = "punct"
+        elif group == "lang" and (prev is None or prev.kind != "STRING"):
+            m = _NAME.match(text, i)  # '@prefix', '@base'
             if m is None:
-                raise fail(f"unexpected character {c!r}", i)
-            num = m.group(0)
-            if num.endswith(".") :  # "30." is the integer 30 followed by the end of a rule
-                num = num[:-1]
-            tokens.append(Token("NUMBER", num, line, col, num))
+                raise fail("unexpected character '@'", i)
+            group = "name"
+        elif group == "num" and m.group(0).endswith("."):
+            # "30." is the integer 30 followed by the end of a rule
+            num = m.group(0)[:-1]
+            append(Token("NUMBER", num, line, col, num))
             i += len(num)
             continue
-        if (c.isalpha() or c in "_@") and (m := _NAME.match(text, i)):
-            tokens.append(Token("NAME", m.group(0), line, col, m.group(0).upper()))
-            i = m.end()
-            continue
-        if m := _PUNCT.match(text, i):
-            tokens.append(Token("PUNCT", m.group(0), line, col))
-            i = m.end()
-            continue
-        raise fail(f"unexpected character {c!r}", i)
+        token = m.group(0)
+        if group in ("punct", "imp"):
+            append(Token("PUNCT", token, line, col))
+        elif group == "iri":
+            append(Token("IRI", token, line, col, token[1:-1]))
+        elif group in ("var", "lang"):
+            append(Token(_GROUP_KIND[group], token, line, col, token[1:]))
+        elif group == "name":
+            append(Token("NAME", token, line, col, token.upper()))
+        else:
+            append(Token(_GROUP_KIND[group], token, line, col, token if group == "num" else ""))
+        i = m.end()
+    tokens.append(Token("EOF", "", line, i - line_start + 1))
+    return tokens
+
+
+def _after_operand(tokens: list[Token]) -> bool:
+    """Does the last token end an operand (so a following '<' compares)? The prefixed name of
+    a ``PREFIX`` directive does not, and ']' ends an atom (a graph IRI may follow it)."""
+    prev = tokens[-1]
+    if prev.kind == "PNAME" and len(tokens) > 1 and tokens[-2].kind == "NAME" and tokens[-2].value in ("PREFIX", "@PREFIX"):
+        return False
+    return prev.kind in _OPERAND_END or (prev.kind == "PUNCT" and prev.text == ")")
 
 
 def _read_string(text: str, i: int, fail) -> tuple[str, int]:  # type: ignore[no-untyped-def]
