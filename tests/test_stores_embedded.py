@@ -277,3 +277,38 @@ def test_one_failing_target_does_not_stop_the_others(ws: Workspace, monkeypatch:
     assert "remote: target auth: environment variable NO_SUCH_PASSWORD" in captured.err
     assert "local" in captured.out
     assert EmbeddedStore(ws.store_dir, read_only=True).jobs() == [JOB]
+
+
+def test_a_load_waits_for_a_long_writer_instead_of_failing(ws: Workspace) -> None:
+    """Issue 11, item 7: a job's load failed on the store's LOCK after 10 s; it now waits its turn."""
+    import subprocess
+    import sys
+    import time
+
+    job_dir = write_job(ws.output_root, JOB)
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from pathlib import Path\n"
+                               "from fincrime.stores.embedded import EmbeddedStore\n"
+                               "s = EmbeddedStore(Path(sys.argv[1])); print('holding', flush=True); time.sleep(12)",
+                               str(ws.store_dir)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    started = time.monotonic()
+    report = load_job(job_dir, {"type": "oxigraph"}, ws)
+    waited = time.monotonic() - started
+    assert holder.wait(30) == 0
+    assert report["derived_triples"] == len(derived_triples()) and waited > 5
+
+
+def test_concurrent_loads_all_succeed(ws: Workspace) -> None:
+    import subprocess
+    import sys
+
+    jobs = [f"demo_20250101_{i:03d}" for i in range(1, 7)]
+    dirs = [write_job(ws.output_root, job) for job in jobs]
+    code = ("import sys; from pathlib import Path; from fincrime.stores import load_job\n"
+            "from fincrime.workspace import Workspace\n"
+            "load_job(Path(sys.argv[1]), {'type': 'oxigraph'}, Workspace.from_env())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(d)], stderr=subprocess.PIPE, text=True) for d in dirs]
+    failures = [p.communicate(timeout=300)[1] for p in procs if p.wait(timeout=300) != 0]
+    assert failures == []
+    assert EmbeddedStore(ws.store_dir, read_only=True).jobs() == jobs

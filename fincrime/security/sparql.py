@@ -156,11 +156,12 @@ def position(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
-def nesting(text: str) -> tuple[int, int]:
-    """The deepest bracket nesting outside strings, comments and IRIs, and where it is reached.
+def nesting(text: str, limit: int | None = None) -> tuple[int, int]:
+    """The deepest bracket nesting outside strings, comments and IRIs, and where it is reached
+    (with ``limit``: where it first goes beyond the limit).
 
     >>> nesting('SELECT * { FILTER("{{{" && (?x)) }')
-    (2, 27)
+    (3, 27)
     """
     depth = deepest = 0
     where = 0
@@ -182,7 +183,9 @@ def nesting(text: str) -> tuple[int, int]:
         if ch in _OPEN:
             depth += 1
             if depth > deepest:
-                deepest, where = depth, i
+                if limit is None or deepest <= limit:
+                    where = i
+                deepest = depth
         elif ch in _CLOSE:
             depth = max(depth - 1, 0)
         i += 1
@@ -232,7 +235,7 @@ def screen_query(text: str, source: str, *, limits: QueryLimits | None = None,
                            source=source, line=1, hint=f"sparql.max_query_bytes in FINCRIME_HOME/{CONFIG_NAME}")
     if "\x00" in text:
         raise _refuse(text, source, text.index("\x00"), "NUL character in the query")
-    depth, where = nesting(text)
+    depth, where = nesting(text, limits.max_depth)
     if depth > limits.max_depth:
         raise _refuse(text, source, where, f"brackets nested {depth} levels deep (limit {limits.max_depth})",
                       hint=f"sparql.max_depth in FINCRIME_HOME/{CONFIG_NAME}")
