@@ -2,8 +2,9 @@
 
 A query from a browser is untrusted text. It runs in ``python -m fincrime.server.sparql``,
 which opens the store read-only, so a query that crashes the parser or runs too long ends
-with its child (killed at the timeout) and never with the server. ``SERVICE`` is refused:
-the box reads the workspace's store and sends no request anywhere. At most ``PARALLEL``
+with its child (killed at the timeout) and never with the server. Before that, the operator's
+query screen (:func:`fincrime.security.screen_query`: size, nesting, ``SERVICE`` only to
+allow-listed endpoints the egress policy accepts) refuses what may not run. At most ``PARALLEL``
 queries run at once. The table shows the first rows; CSV downloads have every row.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -19,32 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MAX_QUERY = 100_000
 PARALLEL = 2
 _slots = threading.BoundedSemaphore(PARALLEL)
-_LEXICAL = re.compile(r'#[^\n]*|"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^<>"{}|^`\\\s]*>')
 
 
-class QueryRefused(ValueError):
-    pass
+def check(text: str, home: Path) -> None:
+    """The operator's query screen (size, nesting, SERVICE; :mod:`fincrime.security.sparql`)."""
+    from fincrime.security import QueryLimits, egress_policy, load_config, screen_query
 
-
-def service_refused(text: str) -> bool:
-    """True when the query uses SERVICE (outside strings, IRIs and comments).
-
-    >>> service_refused("SELECT * { SERVICE <http://x/> { ?s ?p ?o } }"), service_refused('SELECT ("SERVICE" AS ?x) {}')
-    (True, False)
-    """
-    return re.search(r"\bSERVICE\b", _LEXICAL.sub(" ", text), re.I) is not None
-
-
-def check(text: str) -> None:
     if not text.strip():
-        raise QueryRefused("the query is empty")
-    if len(text) > MAX_QUERY:
-        raise QueryRefused(f"queries may have at most {MAX_QUERY:,} characters")
-    if service_refused(text):
-        raise QueryRefused("SERVICE is not allowed here: the SPARQL box reads the embedded store only")
+        raise ValueError("the query is empty")
+    screen_query(text, "query", limits=QueryLimits.from_config(load_config(home)), egress=egress_policy(home))
 
 
 @dataclass
@@ -108,9 +93,13 @@ def main() -> int:
 
 def run_query(store_dir: Path, text: str, *, job: str | None, rows: int, timeout: float, csv: bool = False) -> Answer:
     """Runs ``text`` in a child process; the answer, or the reason there is none."""
+    from fincrime.security import QueryRefused
+
     try:
-        check(text)
+        check(text, store_dir.parent)
     except QueryRefused as exc:
+        return Answer(False, exc.render())
+    except ValueError as exc:
         return Answer(False, str(exc))
     if not store_dir.is_dir():
         return Answer(False, "the embedded store is empty: no job has been loaded into it yet")
