@@ -187,7 +187,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("watch")
     def watch_cmd(
-        input_dir: Path = typer.Argument(..., help="Input folder: INPUT/<dataset>/*.job.json."),
+        input_dir: str = typer.Argument(..., help="Input folder INPUT/<dataset>/*.job.json, or a bucket s3://bucket/prefix."),
         output: Path = typer.Option(None, "--output", "-o", help="Output root (default ./output or FINCRIME_OUTPUT)."),
         workers: int = typer.Option(2, "--workers", "-w", min=1, help="Jobs running at once."),
         cores: int = typer.Option(None, "--cores", min=1, help="Cores jobs may declare in total (default: all)."),
@@ -196,16 +196,22 @@ def register(app: typer.Typer) -> None:
         settle: float = typer.Option(1.0, "--settle", min=0.0, help="Seconds a spec must stay unchanged before it is read."),
         reject_after: float = typer.Option(10.0, "--reject-after", min=0.0, help="Seconds an unparseable spec may stay unchanged before it is rejected."),
         once: bool = typer.Option(False, "--once", help="Process what is there, wait for it to finish, then exit."),
+        endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3-compatible endpoint for an s3:// input (default: AWS)."),
+        output_bucket: str = typer.Option(None, "--output-bucket", help="Also upload finished job folders to s3://bucket/prefix."),
     ) -> None:
         """Start jobs as specs appear in INPUT; survives restarts (interrupted jobs resume).
 
         Example: fincrime watch input --output output --workers 2
+        Example: fincrime watch s3://cases/in --endpoint-url http://127.0.0.1:9000 --output-bucket s3://cases/out
         """
         from fincrime.jobs.spec import memory_mb
         from fincrime.jobs.watcher import Watcher, WatchOptions
         from fincrime.workspace import Workspace
 
-        if not input_dir.is_dir():
+        is_bucket = input_dir.startswith("s3://")
+        if not is_bucket and (endpoint_url or output_bucket):
+            raise InputError("--endpoint-url and --output-bucket go with an s3:// input")
+        if not is_bucket and not Path(input_dir).is_dir():
             raise InputError(f"{input_dir}: no such input folder")
         options = WatchOptions(workers=workers, interval=interval, settle=settle, reject_after=reject_after, once=once)
         if cores:
@@ -215,7 +221,15 @@ def register(app: typer.Typer) -> None:
             if not options.memory_mb:
                 raise InputError(f"--memory {memory!r}: expected a size such as 16g or 512m")
         workspace = Workspace.from_env(output)
-        Watcher(input_dir, workspace, options, say=lambda text: console.print(text, markup=False, highlight=False)).run()
+        def say(text: str) -> None:
+            console.print(text, markup=False, highlight=False)
+
+        if is_bucket:
+            from fincrime.bucket import watch_bucket
+
+            watch_bucket(input_dir, workspace, options, endpoint_url=endpoint_url, output_url=output_bucket, say=say)
+        else:
+            Watcher(Path(input_dir), workspace, options, say=say).run()
 
     @jobs_app.command("list")
     def list_cmd(
