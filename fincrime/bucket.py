@@ -184,10 +184,13 @@ class BucketInput:
             if marker.exists() or not folder.is_dir():
                 continue
             bucket, prefix = self.output
-            from fincrime.server.jobview import result_files  # the files a job offers, as the API lists them
+            from fincrime.server.jobview import (
+                result_files,  # the files a job offers, as the API lists them
+            )
 
             keys = []
-            for item in result_files(job):
+            # manifest.json last: a reader who sees it finds every other file already there
+            for item in sorted(result_files(job), key=lambda f: f["path"] == "manifest.json"):
                 key = f"{prefix}{job.dataset}/{job.id}/{item['path']}"
                 self.client.upload_file(str(folder / item["path"]), bucket, key)
                 keys.append(key)
