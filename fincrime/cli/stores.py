@@ -236,22 +236,56 @@ def serve_sparql(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
     port: int = typer.Option(7878, "--port", help="TCP port (0 picks a free one)."),
     job: str | None = typer.Option(None, "--job", help="Serve only this job's graphs as the default graph."),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.1, help="Seconds a query may run before it is stopped (default 30, or serve.timeout_seconds)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=64, help="Queries evaluated at once, each in its own process (default 2)."),
+    cors_origin: list[str] = typer.Option([], "--cors-origin", help="Origin allowed to read answers from a browser (repeatable; '*' for any). None by default."),
+    token_env: str | None = typer.Option(None, "--token-env", help="Environment variable holding a bearer token every request must send."),
     verbose: bool = typer.Option(False, "--verbose", help="Log every request."),
 ) -> None:
     """Serve the embedded store as a read-only SPARQL 1.1 endpoint.
 
-    Example: fincrime serve-sparql --port 7878   (then query http://127.0.0.1:7878/sparql)
+    Queries are screened (size, nesting, SERVICE), run in separate processes and stopped after
+    --timeout or when their client disconnects. Defaults come from FINCRIME_HOME/security.json
+    ("serve"); the options here override them.
+
+    Example: fincrime serve-sparql --port 7878 --token-env SPARQL_TOKEN
+    (then: curl -H "Authorization: Bearer $SPARQL_TOKEN" 'http://127.0.0.1:7878/sparql?query=ASK{}')
     """
-    from fincrime.stores.server import make_server
+    import os
+    import signal
+
+    from fincrime.security.config import load_config
+    from fincrime.stores.server import ServeOptions, make_server
     from fincrime.workspace import Workspace
 
-    server = make_server(Workspace.from_env().store_dir, host, port, job_id=job, verbose=verbose)
-    console_err.print(f"SPARQL endpoint (read-only): {server.url}  — Ctrl+C stops", highlight=False)
+    workspace = Workspace.from_env()
+    options = ServeOptions.from_config(load_config(workspace.home))
+    options.verbose = verbose
+    if timeout is not None:
+        options.timeout = timeout
+    if workers is not None:
+        options.workers = workers
+    if cors_origin:
+        options.cors_origins = tuple(cors_origin)
+    if token_env:
+        if not os.environ.get(token_env):
+            raise InputError(f"--token-env {token_env}: the variable is not set (or empty)")
+        options.token = os.environ[token_env]
+    server = make_server(workspace.store_dir, host, port, job_id=job, options=options)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    auth = "bearer token required" if options.token else "no authentication"
+    console_err.print(f"SPARQL endpoint (read-only): {server.url}  — timeout {options.timeout:g} s, "
+                      f"{options.workers} evaluator(s), {auth} — Ctrl+C stops", highlight=False)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.server_close()
 
 
