@@ -97,3 +97,19 @@ def test_prefix_option_replaces_the_default_prefix_or_fails_cleanly(tmp_path, ca
         assert main(["reason", "-r", str(rules), "-d", str(data), "--prefix", option]) == 2
         err = capsys.readouterr().err
         assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_shell_expanded_globs_after_one_flag(tmp_path, capsys):
+    """Issue 11, item 22: ``--data dir/*.nt`` and ``--rules a.dlog b.dlog`` as a shell passes them."""
+    rules, data = _files(tmp_path)
+    (data / "e.nt").write_text("<http://e/c> <http://e/pays> <http://e/d> .\n")
+    extra = tmp_path / "more.dlog"
+    extra.write_text("PREFIX : <http://e/>\n[?x, :linked, ?y] :- [?x, :reaches, ?y] .\n")
+    out = tmp_path / "derived.nt"
+    files = [str(p) for p in sorted(data.glob("*.nt"))]
+    assert main(["reason", "--rules", str(rules), str(extra), "--data", *files, "--out", str(out)]) == 0
+    derived = set(read_ntriples([out]).rows())
+    assert ("<http://e/a>", "<http://e/reaches>", "<http://e/d>") in derived  # both data files were read
+    assert ("<http://e/a>", "<http://e/linked>", "<http://e/d>") in derived  # both rule files were loaded
+    code = main(["explain", "-r", str(rules), str(extra), "-d", *files, "<http://e/a> <http://e/linked> <http://e/d>"])
+    assert code == 0 and "linked" in capsys.readouterr().out

@@ -313,3 +313,18 @@ def test_an_empty_target_list_loads_nothing(tmp_path: Path) -> None:
     _watch_once(tmp_path)
     assert _jobs(tmp_path)["ds"].status == R.DONE
     assert not (tmp_path / "home" / "store").exists()
+
+
+# ---- 20. a glob through a symlinked folder ------------------------------------------------------
+@pytest.mark.parametrize("pattern", ["outside/*", "outside/*.nt", "*/*", "**/*.nt", "out*/**"])
+def test_a_glob_through_a_linked_folder_names_the_link_only(tmp_path: Path, pattern: str) -> None:
+    secret = tmp_path / "secret"
+    (secret / "deeper").mkdir(parents=True)
+    for name in ("passwd.nt", "shadow", "deeper/key.nt"):
+        (secret / name).write_text("")
+    spec = make_dataset(tmp_path / "in", spec={"name": "x", "data": ["data.nt", pattern]})
+    os.symlink(secret, spec.parent / "outside")
+    problems = " ".join(_problems(spec))
+    assert "outside: a link to a folder outside the dataset folder" in problems
+    for name in ("passwd", "shadow", "key.nt", "deeper"):
+        assert name not in problems, problems

@@ -312,3 +312,12 @@ def test_concurrent_loads_all_succeed(ws: Workspace) -> None:
     failures = [p.communicate(timeout=300)[1] for p in procs if p.wait(timeout=300) != 0]
     assert failures == []
     assert EmbeddedStore(ws.store_dir, read_only=True).jobs() == jobs
+
+
+def test_load_target_by_type_when_the_spec_names_none(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11, item 22: ``fincrime load --target oxigraph`` works without the spec naming it."""
+    write_job(ws.output_root, JOB, targets=[{"type": "neptune"}])
+    assert main(["load", "--job", JOB, "--target", "oxigraph"]) == 0
+    assert EmbeddedStore(ws.store_dir, read_only=True).jobs() == [JOB]
+    assert main(["load", "--job", JOB, "--target", "nosuch"]) == 2
+    assert "types: gremlin, neptune, oxigraph, sparql" in capsys.readouterr().err

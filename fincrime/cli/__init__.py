@@ -15,7 +15,7 @@ import sys
 import typer
 
 from fincrime import __version__
-from fincrime.cli.common import console_err, state
+from fincrime.cli.common import console_err, spread_multi_values, state
 
 app = typer.Typer(
     name="fincrime",
@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     from fincrime.errors import FincrimeError
 
+    args = spread_multi_values(list(sys.argv[1:] if argv is None else argv))
     try:
-        returned = app(args=argv, standalone_mode=False)
+        returned = app(args=args, standalone_mode=False)
         if isinstance(returned, int):
             return returned
     except FincrimeError as exc:

@@ -16,3 +16,48 @@ class _State:
 
 
 state = _State()
+
+
+# Options that take several values after one flag, as a shell expands them
+# (``--data dir/*.nt`` becomes ``--data dir/a.nt dir/b.nt``): command -> its options.
+MULTI_VALUE_OPTIONS: dict[str, frozenset[str]] = {
+    "reason": frozenset({"--rules", "-r", "--data", "-d"}),
+    "explain": frozenset({"--rules", "-r", "--data", "-d"}),
+}
+# Commands whose positional arguments could follow such an option: only existing paths are
+# taken as more values there (``explain`` ends with the fact to explain).
+_HAS_POSITIONALS = frozenset({"explain"})
+
+
+def spread_multi_values(argv: list[str]) -> list[str]:
+    """Repeats a multi-value option before each of its values, so click sees one value each.
+
+    >>> spread_multi_values(["reason", "-r", "a.dlog", "b.dlog", "--data", "x.nt", "y.nt", "--stats"])
+    ['reason', '-r', 'a.dlog', '-r', 'b.dlog', '--data', 'x.nt', '--data', 'y.nt', '--stats']
+    """
+    from pathlib import Path
+
+    command_at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if command_at is None or argv[command_at] not in MULTI_VALUE_OPTIONS:
+        return list(argv)
+    command = argv[command_at]
+    options = MULTI_VALUE_OPTIONS[command]
+    out = list(argv[: command_at + 1])
+    i = command_at + 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out += argv[i:]
+            break
+        out.append(arg)
+        i += 1
+        if arg in options and i < len(argv):
+            out.append(argv[i])
+            i += 1
+            while i < len(argv) and not argv[i].startswith("-"):
+                value = argv[i]
+                if command in _HAS_POSITIONALS and not (Path(value).exists() or any(c in value for c in "*?[")):
+                    break
+                out += [arg, value]
+                i += 1
+    return out
