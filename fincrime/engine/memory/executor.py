@@ -18,7 +18,7 @@ from fincrime.engine.memory.allocator import release_free_memory
 from fincrime.engine.memory.dictionary import ID, TermDictionary
 from fincrime.engine.memory.entities import EntityTable
 from fincrime.engine.memory.evaluation import Evaluator
-from fincrime.engine.memory.rangejoin import FLIPPED, OPERATORS, range_join
+from fincrime.engine.memory.rangejoin import FLIPPED, OPERATORS, SortedRight, range_join, sort_right
 from fincrime.engine.memory.relations import Relation, columns_of
 from fincrime.engine.memory.starjoin import StarReader
 from fincrime.rules.ast import Atom, Const, ECall, EVar, Var, expr_vars
@@ -108,6 +108,7 @@ class MemoryExecutor:
         self._round = 0
         self._type_id: int | None = None
         self.entity_tables = entity_tables  # off: every head atom is stored as a triple (for tests)
+        self._sorted_right: dict[tuple, tuple[pl.DataFrame, str, SortedRight]] = {}
         self.entities: dict[str, EntityTable] = {}
         self._shapes: dict[int, list[tuple[HeadShape, EntityTable]]] = {}  # rule index -> shapes
         self.stars = StarReader(self.relations.get, lambda: list(self.entities.values()))
@@ -477,28 +478,41 @@ class MemoryExecutor:
                 a, b, op = b, a, RANGE_FLIPPED[op]
             if not (a in frame.columns and b in new_vars):
                 continue
-            right = self._join_right(step, body, frame)
-            attr = self._ordered_attribute(frame[a], right[b])
-            if attr is None:
-                return None
-            values = self.terms.attribute(attr)
-            left = frame.with_columns(values.gather(frame[a]).alias("__rl"))
-            right = right.with_columns(values.gather(right[b]).alias("__rr"))
-            joined = range_join(left, right, list(step.on), "__rl", op, "__rr", a, b)
+            atom = body.atoms[step.atom]
+            source = self.stars.overlay.get(atom_key(atom))
+            stable = source.stable if source is not None and step.mode == "full" else None
+            cache_key = (id(stable), atom.args, b, tuple(step.on)) if stable is not None else None
+            cached = self._sorted_right.get(cache_key) if cache_key else None
+            if cached is not None and cached[0] is stable:
+                attr, prepared = cached[1], cached[2]
+                if self._ordered_attribute(frame[a], None) != attr:
+                    return None
+            else:
+                right = self._join_right(step, body, frame)
+                attr = self._ordered_attribute(frame[a], right[b])
+                if attr is None:
+                    return None
+                right = right.with_columns(self.terms.attribute(attr).gather(right[b]).alias("__rr"))
+                prepared = sort_right(right, list(step.on), "__rr")
+                if cache_key is not None:  # the same unchanging star, every round: sort it once
+                    self._sorted_right = {cache_key: (stable, attr, prepared)}
+            left = frame.with_columns(self.terms.attribute(attr).gather(frame[a]).alias("__rl"))
+            joined = range_join(left, prepared, list(step.on), "__rl", op, "__rr", a, b)
             return joined.drop("__rl", "__rr"), k
         return None
 
-    def _ordered_attribute(self, left: pl.Series, right: pl.Series) -> str | None:
+    def _ordered_attribute(self, left: pl.Series, right: pl.Series | None) -> str | None:
         """The attribute by which the FILTER would compare the two columns' values, when every
         value of both is a date/dateTime (``time``) or every value an integer below 2**53
         (``num``); None otherwise (the FILTER's own type dispatch is then needed)."""
         tclass = self.terms.attribute("tclass")
-        classes = set(tclass.gather(left).unique().to_list()) | set(tclass.gather(right).unique().to_list())
+        columns = [left] if right is None else [left, right]
+        classes = set().union(*(set(tclass.gather(c).unique().to_list()) for c in columns))
         if classes and classes <= TIME_CLASSES:
             return "time"
         if classes == {INTEGER_CLASS}:
             num = self.terms.attribute("num")
-            largest = max(num.gather(left).abs().max() or 0, num.gather(right).abs().max() or 0)  # type: ignore[operator]
+            largest = max((num.gather(c).abs().max() or 0) for c in columns)  # type: ignore[type-var]
             return "num" if largest < 2**53 else None
         return None
 

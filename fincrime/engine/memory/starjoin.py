@@ -40,6 +40,9 @@ MAX_BRANCHES = 16
 class OverlaySource:
     frame: Callable[[str], pl.DataFrame]  # mode -> frame with columns c0..cn
     size: Callable[[str], int]
+    # a frame that does not change while it is cached (a star joined once): what is derived
+    # from this source's full facts may be kept as long as it is the same object
+    stable: pl.DataFrame | None = None
 
 
 class Overlay:
@@ -240,7 +243,7 @@ class StarReader:
         def size(mode: str) -> int:
             return joined.height if mode != "delta" else 0
 
-        name = self.overlay.add(OverlaySource(frame, size))
+        name = self.overlay.add(OverlaySource(frame, size, stable=joined))
         return Atom(tuple(args), table=name)
 
     def _plain_atom(self, atom: Atom, rel: Relation, excluded: frozenset[EntityTable]) -> Atom:
