@@ -71,7 +71,7 @@ class Guard:
 
         async def secured_send(message: Any) -> None:
             if message["type"] == "http.response.start":
-                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
                          (b"cross-origin-opener-policy", b"same-origin"), (b"cross-origin-resource-policy", b"same-origin")]
                 names = {k.lower() for k, _ in message.get("headers", [])}
                 if b"content-security-policy" not in names:
