@@ -73,9 +73,7 @@ class Session:
 
     def _route(self, route):
         parts = urlsplit(route.request.url)
-        if parts.scheme in ("http", "https") and parts.hostname == "127.0.0.1" and parts.port == self.server.port:
-            route.continue_()
-        elif parts.scheme in ("data", "blob", "about"):
+        if (parts.scheme in ("http", "https") and parts.hostname == "127.0.0.1" and parts.port == self.server.port) or parts.scheme in ("data", "blob", "about"):
             route.continue_()
         else:
             self.blocked.append(route.request.url)
