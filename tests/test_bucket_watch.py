@@ -107,7 +107,7 @@ def test_bucket_specs_run_and_results_go_back(s3, tmp_path: Path):
         keys = _wait(results, 300, "both jobs' results in the output bucket", proc, log)
         weekly = [k for k in keys if k.startswith("results/weekly/")]
         job_id = weekly[0].split("/")[2]
-        assert {f"results/weekly/{job_id}/{name}" for name in ("manifest.json", "derived.nt", "report.html",
+        assert {f"results/weekly/{job_id}/{name}" for name in ("manifest.json", "results.nt", "report.html",
                                                                 "chains.json")} <= set(weekly)
         manifest = json.loads(client.get_object(Bucket="cases-out", Key=f"results/weekly/{job_id}/manifest.json")["Body"].read())
         assert manifest["status"] == "done" and manifest["counts"]["chains"]["HighValueChain"] == 1

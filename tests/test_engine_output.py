@@ -82,3 +82,21 @@ def test_results_without_intermediate_classes_keep_everything():
     result = run("[?x, :r, ?y] :- [?x, :p, ?y] .", f"<{E}a> <{E}p> <{E}b> .\n")
     assert {tuple(r) for r in result.results().iter_rows()} == set(result.triples())
     assert facts(result) == {(":a", ":r", ":b")}
+
+
+@pytest.mark.parametrize("entity_tables", [True, False])
+def test_context_is_the_input_about_what_the_results_mention(entity_tables):
+    result = chains(entity_tables=entity_tables)
+    context = set(result.context(result.results([PARTIAL])).iter_rows())
+    subjects = {s.rsplit("#", 1)[-1][:-1] for s, _, _ in context}
+    assert subjects == {"t1", "t2", "s1", "s2"}  # the kept chain's transfers and parties
+    assert all(t in set(read_input()) for t in context)
+    classes = f"<{T}classes#Transaction>"
+    with_class = {s for s, _, _ in result.context(result.results([PARTIAL]), [classes]).iter_rows()}
+    assert {s.rsplit("#", 1)[-1][:-1] for s in with_class} == {"t1", "t2", "t3", "t4", "s1", "s2"}
+
+
+def read_input():
+    from engine_support import parse_document
+
+    return parse_document(DATA).iter_rows()

@@ -33,7 +33,7 @@ def test_run_writes_documented_outputs(tmp_path: Path) -> None:
     assert job.status == R.DONE, job.error
     out = Path(job.output_dir)
     assert out == tmp_path / "out" / "ds" / job.id
-    assert (out / "derived.nt").read_text() == ""
+    assert (out / "results.nt").read_text() == "" and (out / "context.nt").read_text() == ""
     assert len((out / "queries" / "transactions.rq.nt").read_text().splitlines()) == 40
     assert (out / "queries" / "amounts.rq.csv").read_text().splitlines()[0] == "t,a"
     assert len(json.loads((out / "queries" / "amounts.rq.json").read_text())["results"]["bindings"]) == 10
@@ -47,7 +47,7 @@ def test_run_writes_documented_outputs(tmp_path: Path) -> None:
     assert events[-1]["event"] == "finished" and events[-1]["status"] == "done"
     with R.Registry(tmp_path / "home" / "registry.sqlite") as registry:
         history = [e.status for e in registry.events(job.id)]
-    assert history == ["queued", "running", "querying", "loading", "done"]  # the embedded store by default
+    assert history == ["queued", "running", "loading", "querying", "done"]  # the embedded store first, by default
 
 
 def test_job_ids_are_sequential_per_dataset_and_day(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_store_down_is_retried_then_failed_with_results_kept(tmp_path: Path, mon
     assert job.status == R.FAILED
     assert "attempt 3/3" in job.error and "jobs retry" in job.error
     out = Path(job.output_dir)
-    assert (out / "derived.nt").is_file() and (out / "queries" / "transactions.rq.nt").is_file()
+    assert (out / "results.nt").is_file() and (out / "queries" / "transactions.rq.nt").is_file()
     with R.Registry(tmp_path / "home" / "registry.sqlite") as registry:
         retries = [e.message for e in registry.events(job.id) if e.message and "retrying" in e.message]
         assert len(retries) == 2
@@ -148,9 +148,9 @@ def test_rules_and_params_reach_the_engine(tmp_path: Path) -> None:
         "[?t, a, type:Big] :- [?t, prop:hasAmount, ?a], [param:job, param:limit, ?l], FILTER(?a > ?l) .\n")
     job = run_spec(tmp_path, spec)
     assert job.status == R.DONE, job.error
-    derived = (Path(job.output_dir) / "derived.nt").read_text()
+    derived = (Path(job.output_dir) / "results.nt").read_text()
     assert derived.count("classes#Big>") == 2, derived  # amounts 1004 and 1005 exceed the job's limit
-    assert job.counts["derived_triples"] == len(derived.splitlines())
+    assert job.counts["derived_triples"] == len(derived.splitlines())  # nothing is intermediate here
 
 
 SEED = REPO.parent / "shared" / "seed"

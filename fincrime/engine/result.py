@@ -46,6 +46,13 @@ class TripleResult(ABC):
         Parquet table set (a ``.parquet`` folder, see :mod:`fincrime.rdf.tables`)."""
 
     @abstractmethod
+    def context(self, results: pl.DataFrame, classes: Iterable[str] = ()) -> pl.DataFrame:
+        """The input triples about the nodes ``results`` mention (subjects and objects that are
+        IRIs or blank nodes, not classes), and about the members of the input ``classes``: what
+        a reader of the results needs besides them (a chain's parties' names, its transfers'
+        amounts and dates; the ground truth's attempts). ``s, p, o`` terms."""
+
+    @abstractmethod
     def results(self, intermediate: Iterable[str] = ()) -> pl.DataFrame:
         """The derived triples worth keeping: those about derived subjects that are not
         *intermediate* (their derived classes all in ``intermediate``, class IRIs as N-Triples
@@ -141,6 +148,32 @@ class Result(TripleResult):
                     "o": terms.decode(rows[table.column_of(predicate)]),
                 }))
         self.timings["select"] = time.perf_counter() - started
+        if not frames:
+            return pl.DataFrame(schema={"s": pl.String, "p": pl.String, "o": pl.String})
+        return pl.concat(frames)
+
+    def context(self, results: pl.DataFrame, classes: Iterable[str] = ()) -> pl.DataFrame:
+        started = time.perf_counter()
+        terms = self.executor.terms
+        mentioned = results.filter(pl.col("p") != TYPE_IRI).select(
+            pl.concat([results["s"], results.filter(pl.col("p") != TYPE_IRI)["o"]]).alias("t")
+        ) if results.height else pl.DataFrame(schema={"t": pl.String})
+        nodes = mentioned.filter(pl.col("t").str.starts_with("<") | pl.col("t").str.starts_with("_:")).unique()
+        ids = terms.lookup(nodes["t"]).drop_nulls().rename("id").to_frame()
+        wanted = set(classes)
+        for key, rel in self.executor.relations.items():
+            if key.kind == "c" and key.name in wanted:
+                ids = pl.concat([ids, rel.own_view("full").head(self._input_rows.get(key, 0)).select(pl.col("s").alias("id"))])
+        ids = ids.unique()
+        frames = []
+        for key in sorted(self.executor.relations, key=lambda k: (k.kind, k.name)):
+            if key.kind == "t":
+                continue
+            inputs = self.executor.relations[key].own_view("full").head(self._input_rows.get(key, 0))
+            hit = inputs.join(ids, left_on="s", right_on="id", how="semi")
+            if hit.height:
+                frames.append(self._decode(key, hit))
+        self.timings["context"] = time.perf_counter() - started
         if not frames:
             return pl.DataFrame(schema={"s": pl.String, "p": pl.String, "o": pl.String})
         return pl.concat(frames)

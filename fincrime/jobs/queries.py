@@ -62,6 +62,31 @@ def load_store(data_files: list[Path], derived: Path | None, params: Mapping[str
     return store
 
 
+class _JobView:
+    """The embedded store as one job sees it: its graph and its inputs' graphs (read-only)."""
+
+    def __init__(self, store_dir: Path, job_id: str) -> None:
+        from fincrime.stores.embedded import EmbeddedStore
+
+        self._store = EmbeddedStore(store_dir, read_only=True)
+        self._job_id = job_id
+
+    def query(self, text: str) -> Any:
+        return self._store.query(text, job_id=self._job_id)
+
+
+def job_store(job_dir: Path, job_id: str, workspace: Any, embedded: bool, params: Mapping[str, Any]) -> Any:
+    """Where a job's queries run: the workspace's embedded store, when the job loaded into it
+    (the same view as ``fincrime query --job``); otherwise an in-memory store of the job's
+    results and their context (a job that loads nowhere, or only into other stores)."""
+    if embedded:
+        return _JobView(workspace.store_dir, job_id)
+    from fincrime.jobfolder import context_path, results_path
+
+    files = [p for p in (results_path(job_dir), context_path(job_dir)) if p is not None]
+    return load_store(files, None, params)
+
+
 def output_names(queries: list[Path], root: Path) -> dict[Path, str]:
     """Result base names (``x.rq``); files of the same name in different folders get their path.
 

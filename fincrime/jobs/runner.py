@@ -22,17 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from fincrime.errors import FincrimeError
+from fincrime.jobfolder import CONTEXT, DERIVED_FORMATS, RESULTS
 from fincrime.jobs import registry as R
 from fincrime.jobs.outputs import (
     JobLog,
     clean_temporaries,
     listed_outputs,
     software_versions,
-    temp_path_for,
-    write_atomic,
     write_json_atomic,
 )
 from fincrime.jobs.spec import sha256_file
+from fincrime.rdf import write_ntriples
 from fincrime.security.config import load_config
 from fincrime.workspace import Workspace
 
@@ -234,16 +234,18 @@ def write_manifest(job: _Job, status: str, error: str | None = None) -> None:
 
 # ---- phases --------------------------------------------------------------------------------
 def _reason(job: _Job) -> None:
-    derived = job.job_dir / "derived.nt"
-    if job.done("reason") and derived.is_file():
+    results = job.job_dir / RESULTS
+    if job.done("reason") and results.is_file():
         job.log("skip", phase="reason", message="already done before the interruption")
         return
     start = time.perf_counter()
     rules = job.files["rules"]
-    info: dict[str, Any] = {"by_class": {}, "by_predicate": {}, "engine_timings": {}}
+    keep = job.spec.get("keep") or {}
+    info: dict[str, Any] = {"by_class": {}, "by_predicate": {}, "engine_timings": {}, "derived_triples": 0}
     job.log("phase", phase="reason", rules=len(rules), data=len(job.files["data"]))
     if not rules:
-        write_atomic(derived, b"")
+        write_ntriples(results, [])
+        write_ntriples(job.job_dir / CONTEXT, [])
     else:
         try:
             from fincrime.engine import materialize
@@ -255,16 +257,38 @@ def _reason(job: _Job) -> None:
         program = load_program([str(p) for p in rules], prefixes=job.spec.get("prefixes") or None, params=job.spec.get("params") or None)
         result = materialize(program, [str(p) for p in job.files["data"]], engine=engine.get("type", "memory"),
                              engine_options=options or None, progress=lambda message: job.log("engine", message=message))
-        tmp = temp_path_for(derived)
-        result.write_ntriples(str(tmp))
-        os.replace(tmp, derived)
+        form = keep.get("derived", "parquet")
+        if form != "none":
+            job.log("engine", message=f"writing every derived triple ({form})")
+            result.write(job.job_dir / DERIVED_FORMATS[form])
+        intermediate = [class_term(name, program.prefixes) for name in keep.get("intermediate", [])]
+        kept = result.results(intermediate)
+        info["results_triples"] = write_ntriples(results, kept.sort("s", "p", "o"))
+        context = result.context(kept, [class_term("type:LaunderingAttempt", program.prefixes)])
+        info["context_triples"] = write_ntriples(job.job_dir / CONTEXT, context.sort("s", "p", "o"))
         info.update(by_class=dict(result.counts_by_class()), by_predicate=dict(result.counts_by_predicate()),
-                    engine_timings=dict(result.timings or {}))
-    info["derived_triples"] = count_lines(derived)
+                    engine_timings=dict(result.timings or {}), derived_triples=result.count())
+        del result, kept, context  # the engine's tables go before the next phase starts
     info["chains"] = chain_counts(info["by_class"])
     info["seconds"] = round(time.perf_counter() - start, 3)
-    job.log("phase_done", phase="reason", derived_triples=info["derived_triples"], chains=info["chains"], seconds=info["seconds"])
+    job.log("phase_done", phase="reason", derived_triples=info["derived_triples"],
+            results_triples=info.get("results_triples", 0), chains=info["chains"], seconds=info["seconds"])
     job.record_phase("reason", info)
+
+
+def class_term(name: str, prefixes: dict[str, str]) -> str:
+    """A class of ``keep.intermediate`` (prefixed name or IRI) as an N-Triples IRI term.
+
+    >>> class_term("type:PartialChain", {"type": "http://x/classes#"})
+    '<http://x/classes#PartialChain>'
+    >>> class_term("http://x/C", {})
+    '<http://x/C>'
+    """
+    name = name.strip().removeprefix("<").removesuffix(">")
+    prefix, sep, local = name.partition(":")
+    if sep and prefix in prefixes and not local.startswith("//"):
+        return f"<{prefixes[prefix]}{local}>"
+    return f"<{name}>"
 
 
 def _query(job: _Job) -> None:
@@ -275,11 +299,11 @@ def _query(job: _Job) -> None:
     if job.done("query"):
         job.log("skip", phase="query", message="already done before the interruption")
         return
-    from fincrime.jobs.queries import load_store, run_queries
+    from fincrime.jobs.queries import job_store, run_queries
 
     start = time.perf_counter()
     job.log("phase", phase="query", total=len(queries))
-    store = load_store(job.files["data"], job.job_dir / "derived.nt", job.spec.get("params") or {})
+    store = job_store(job.job_dir, job.record.id, job.workspace, _embedded_loaded(job), job.spec.get("params") or {})
     done = 0
 
     def on_done(name: str, info: dict[str, Any]) -> None:
@@ -295,9 +319,24 @@ def _query(job: _Job) -> None:
     job.record_phase("query", {"results": results, "seconds": seconds})
 
 
-def _load(job: _Job) -> None:
+def _embedded_loaded(job: _Job) -> bool:
+    """Did this job load into the workspace's own embedded store (where its queries then run)?"""
+    return any(t.get("type") == "oxigraph" and not t.get("location") and job.done(f"load[{i}]")
+               for i, t in enumerate(job.spec.get("targets") or []))
+
+
+def _load_embedded(job: _Job) -> None:
+    """The workspace's embedded store first: the job's queries run on it."""
+    _load(job, lambda t: t.get("type") == "oxigraph" and not t.get("location"))
+
+
+def _load_others(job: _Job) -> None:
+    _load(job, lambda t: not (t.get("type") == "oxigraph" and not t.get("location")))
+
+
+def _load(job: _Job, which: Callable[[dict[str, Any]], bool]) -> None:
     targets = job.spec.get("targets") or []
-    if not targets:
+    if not any(which(t) for t in targets):
         return
     job.status(R.LOADING)
     try:
@@ -308,6 +347,8 @@ def _load(job: _Job) -> None:
     attempts, backoff = int(retry.get("attempts", 3)), float(retry.get("backoff_seconds", 2.0))
     write_manifest(job, R.LOADING)  # stores read the inputs and the job id from the manifest
     for i, target in enumerate(targets):
+        if not which(target):
+            continue
         key = f"load[{i}]"
         if job.done(key):
             job.log("skip", phase=key, message="already loaded before the interruption")
@@ -360,7 +401,7 @@ def _visualize(job: _Job) -> None:
     job.record_phase("visualize", {"files": made, "seconds": seconds})
 
 
-PHASES: tuple[Callable[[_Job], None], ...] = (_reason, _query, _load, _visualize)
+PHASES: tuple[Callable[[_Job], None], ...] = (_reason, _load_embedded, _query, _load_others, _visualize)
 
 
 # ---- the job -------------------------------------------------------------------------------

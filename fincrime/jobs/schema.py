@@ -195,6 +195,39 @@ def spec_schema() -> dict[str, Any]:
                     "report": {"type": "boolean"},
                 },
             },
+            "keep": {
+                "description": "What the job keeps and loads. Results are the derived facts "
+                "about derived subjects that are not intermediate, and about the derived subjects "
+                "they lead to (a suspicious chain and the chains it extends).",
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "intermediate": {
+                        "description": "Classes whose members are intermediate facts, as prefixed names "
+                        "or IRIs (default: type:PartialChain, type:FlowPath). An empty list keeps everything.",
+                        "type": "array",
+                        "maxItems": 64,
+                        "items": {"type": "string", "minLength": 1, "maxLength": 1024},
+                        "uniqueItems": True,
+                    },
+                    "derived": {
+                        "description": "Form of the full derived set kept on disk (default parquet).",
+                        "enum": ["parquet", "nt.gz", "nt", "none"],
+                    },
+                    "load": {
+                        "description": "What the stores get as the job's graph: the results (default) "
+                        "or every derived fact.",
+                        "enum": ["results", "all"],
+                    },
+                    "inputs": {
+                        "description": "Input facts the stores (and the job's queries) get: every input "
+                        "file (default) or only the results' context, the input facts about what the results "
+                        "mention (much faster to load for large inputs; queries over other input facts then "
+                        "find nothing).",
+                        "enum": ["context", "all"],
+                    },
+                },
+            },
             "targets": targets,
             "notify": {
                 "type": "array",

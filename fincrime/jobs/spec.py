@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "params": {},
     "engine": {"type": "memory"},
     "outputs": {"formats": ["csv", "json"], "visualizations": [], "report": False},
+    "keep": {"intermediate": ["type:PartialChain", "type:FlowPath"], "derived": "parquet", "load": "results",
+             "inputs": "all"},
     "targets": [{"type": "oxigraph"}],  # the README's promise: results are queryable by default
     "notify": [],
     "retry": {"attempts": 3, "backoff_seconds": 2.0},

@@ -2,7 +2,7 @@
 
 Layout of the dataset:
 
-- ``urn:fincrime:job:<id>``: the job's derived triples (``derived.nt``);
+- ``urn:fincrime:job:<id>``: the job's kept results (``results.nt``, see :mod:`fincrime.jobfolder`);
 - ``urn:fincrime:input:<sha256>``: one input data file, addressed by content, so jobs over the
   same data share it and a query over all jobs never sees an input triple twice;
 - ``urn:fincrime:catalog``: which job uses which input graphs and how many triples each holds.

@@ -1,18 +1,21 @@
 """What a job's output folder offers a store: its id, its derived triples and its input data.
 
-The contract (docs/ARCHITECTURE.md): ``manifest.json`` names the job (``id``, ``dataset``) and
-its inputs (absolute ``path``, ``sha256``, ``bytes``, ``kind``); ``derived.nt`` holds the
-derived triples. Nothing else in the folder is needed to load a store.
+The contract (docs/ARCHITECTURE.md, :mod:`fincrime.jobfolder`): ``manifest.json`` names the job
+(``id``, ``dataset``), its inputs (absolute ``path``, ``sha256``, ``bytes``, ``kind``) and its
+spec, whose ``keep`` says what a store gets: as the job's graph the kept results
+(``results.nt``, default) or every derived triple (``keep.load: all``); as input the results'
+context (``context.nt``, ``keep.inputs: context``) or every input file (default). Either input is
+addressed by its content, so jobs over the same data share one graph.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fincrime.errors import InputError
+from fincrime.jobfolder import context_path, derived_path, read_manifest, results_path
 
 JOB_GRAPH_PREFIX = "urn:fincrime:job:"
 INPUT_GRAPH_PREFIX = "urn:fincrime:input:"
@@ -77,28 +80,34 @@ def read_job(job_dir: str | Path) -> JobFiles:
     """Reads ``manifest.json`` of a job folder and checks the files a store needs exist."""
     job_dir = Path(job_dir)
     manifest_path = job_dir / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{manifest_path}: no manifest.json in the job folder") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{manifest_path}:{exc.lineno}:{exc.colno}: {exc.msg}") from None
+    manifest = read_manifest(job_dir)
     job_id = manifest.get("id")
     if not isinstance(job_id, str) or not job_id:
         raise InputError(f"{manifest_path}: manifest has no job 'id'")
-    derived = job_dir / "derived.nt"
-    if not derived.is_file():
-        raise InputError(f"{derived}: job {job_id} has no derived.nt (did the job finish?)")
-    inputs = []
-    for entry in manifest.get("inputs") or []:
-        if entry.get("kind") != "data":
-            continue
-        path = Path(entry["path"])
-        if not path.name.endswith(RDF_SUFFIXES):
-            continue
-        if not path.is_file():
-            raise InputError(f"{path}: input data of job {job_id} is missing")
-        inputs.append(InputFile(path=path, sha256=str(entry["sha256"]), bytes=int(entry.get("bytes", 0))))
+    keep = (manifest.get("spec") or {}).get("keep") or {}
+    if keep.get("load") == "all":
+        derived = derived_path(job_dir)
+        if derived is None or not derived.name.endswith(RDF_SUFFIXES):
+            raise InputError(f"{job_dir}: job {job_id} keeps no N-Triples copy of every derived triple",
+                             hint="keep.load 'all' needs keep.derived 'nt' or 'nt.gz'")
+    else:
+        derived = results_path(job_dir)  # type: ignore[assignment]
+        if derived is None:
+            raise InputError(f"{job_dir / 'results.nt'}: job {job_id} has no results (did the job finish?)")
+    context = context_path(job_dir)
+    inputs: list[InputFile] = []
+    if context is not None and keep.get("inputs") == "context":
+        inputs.append(InputFile(path=context, sha256=_sha256(context), bytes=context.stat().st_size))
+    else:
+        for entry in manifest.get("inputs") or []:
+            if entry.get("kind") != "data":
+                continue
+            path = Path(entry["path"])
+            if not path.name.endswith(RDF_SUFFIXES):
+                continue
+            if not path.is_file():
+                raise InputError(f"{path}: input data of job {job_id} is missing")
+            inputs.append(InputFile(path=path, sha256=str(entry["sha256"]), bytes=int(entry.get("bytes", 0))))
     return JobFiles(
         job_dir=job_dir,
         job_id=job_id,
@@ -107,3 +116,13 @@ def read_job(job_dir: str | Path) -> JobFiles:
         inputs=tuple(inputs),
         manifest=manifest,
     )
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

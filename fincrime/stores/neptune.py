@@ -5,7 +5,7 @@
   ``amount:Double``, ``date:Date``; vertex columns carry ``(single)`` so a reload replaces
   values instead of adding to a set), from the property-graph mapping of
   :mod:`fincrime.stores.propgraph`;
-- ``rdf/``: the job's ``derived.nt`` and its input data files, in N-Triples (``ntriples``);
+- ``rdf/``: the job's results (as ``derived.nt``) and its input (the results' context or the data files), in N-Triples (``ntriples``);
 - ``loader/*.json``: one loader request per load (``POST https://<cluster>:8182/loader``), the
   RDF ones naming the same graphs as the other stores (``parserConfiguration.namedGraphUri``).
 

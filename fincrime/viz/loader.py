@@ -1,4 +1,4 @@
-"""Load a job output folder (manifest, input data, ``derived.nt``) into :class:`JobData`.
+"""Load a job output folder (manifest, results and their context: see :mod:`fincrime.jobfolder`) into :class:`JobData`.
 
 Chains come in two shapes and both are read:
 
@@ -14,7 +14,6 @@ flag none reports its maximal partial chains instead (with a note saying so).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from fincrime.errors import InputError
+from fincrime.jobfolder import RESULTS, context_path, read_manifest, results_path
 from fincrime.rdf import read_ntriples as read_terms
 from fincrime.rdf.columns import bare, lexical
 from fincrime.rdf.columns import iri_value as iri
@@ -82,19 +82,6 @@ MAX_WALK = 10_000
 _cache: dict[Path, tuple[tuple[Any, ...], JobData]] = {}
 
 
-def read_manifest(job_dir: Path) -> dict[str, Any]:
-    path = job_dir / "manifest.json"
-    if not path.is_file():
-        raise InputError(f"{path}: no manifest.json; is {job_dir} a job output folder?")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return manifest
-
-
 def input_files(manifest: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     """The manifest's inputs of one kind (``data``, ``rules`` or ``queries``)."""
     inputs = manifest.get("inputs") or []
@@ -113,11 +100,14 @@ def _signature(job_dir: Path, files: list[Path]) -> tuple[Any, ...]:
 
 
 def load_job(job_dir: str | Path) -> JobData:
-    """Read a job folder; the last result is cached until one of its files changes."""
+    """Read a job folder: its kept results and their context (the input facts about what the
+    results mention), or, in folders without a context, the whole input. The last result is
+    cached until one of its files changes."""
     job_dir = Path(job_dir).resolve()
     manifest = read_manifest(job_dir)
-    data_paths = [Path(i["path"]) for i in input_files(manifest, "data")]
-    derived_path = job_dir / "derived.nt"
+    context = context_path(job_dir)
+    data_paths = [context] if context is not None else [Path(i["path"]) for i in input_files(manifest, "data")]
+    derived_path = results_path(job_dir) or job_dir / RESULTS
     sig = _signature(job_dir, [job_dir / "manifest.json", derived_path, *data_paths])
     hit = _cache.get(job_dir)
     if hit and hit[0] == sig:
@@ -126,7 +116,7 @@ def load_job(job_dir: str | Path) -> JobData:
         if not p.is_file():
             raise InputError(f"{job_dir / 'manifest.json'}: input data file {p} is missing")
     if not derived_path.is_file():
-        raise InputError(f"{derived_path}: missing; the job has no derived triples (did it finish?)")
+        raise InputError(f"{derived_path}: missing; the job has no results (did it finish?)")
     data = _read_data(data_paths)
     derived = read_ntriples(derived_path)
     job = _build(job_dir, manifest, data, derived)
@@ -150,7 +140,7 @@ def _read_data(paths: list[Path]) -> pl.DataFrame:
 
 
 def _transactions(data: pl.DataFrame) -> pl.DataFrame:
-    # Only input data: chain nodes in derived.nt also carry hasOriginator/hasBeneficiary.
+    # Only input data: chain nodes in the results also carry hasOriginator/hasBeneficiary.
     rows = data.filter(pl.col("p").is_in(list(_TX_PREDS))).select(
         pl.col("s").alias("tx"),
         pl.col("p").replace_strict(_TX_PREDS, return_dtype=pl.String).alias("field"),

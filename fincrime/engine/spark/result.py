@@ -64,6 +64,17 @@ class SparkResult(TripleResult):
                 out[key.graph] = out.get(key.graph, 0) + n
         return out
 
+    def _input_frame(self) -> DataFrame:
+        parts = []
+        for key, rel in sorted(self.executor.relations.items(), key=lambda kv: (kv[0].kind, kv[0].name)):
+            if key.kind == "t" or rel.input is None or not rel.input_rows:
+                continue
+            if key.kind == "c":
+                parts.append(rel.input.select("s", F.lit(TYPE_IRI).alias("p"), F.lit(key.name).alias("o")))
+            else:
+                parts.append(rel.input.select("s", F.lit(key.name).alias("p"), "o"))
+        return union_all(parts) if parts else self.executor.empty(("s", "p", "o"))
+
     def triples(self, derived_only: bool = True) -> Iterator[tuple[str, str, str]]:
         """Triples as canonical N-Triples term strings (streamed from Spark)."""
         with spark_errors("reading derived triples"):
@@ -134,6 +145,25 @@ class SparkResult(TripleResult):
             kept = derived.join(chosen.withColumnRenamed("id", "s"), "s", "left_semi")
             table = kept.toArrow()
         self.timings["select"] = time.perf_counter() - started
+        return pl.from_arrow(table).select("s", "p", "o")
+
+    def context(self, results, classes=()):  # type: ignore[no-untyped-def]
+        import polars as pl
+
+        started = time.perf_counter()
+        classes = list(classes)
+        with spark_errors("selecting the results' context"):
+            session = self.executor.spark
+            plain = results.filter(pl.col("p") != TYPE_IRI)
+            nodes = pl.concat([results["s"], plain["o"]]).unique()
+            nodes = nodes.filter(nodes.str.starts_with("<") | nodes.str.starts_with("_:"))
+            wanted = session.createDataFrame([(n,) for n in nodes.to_list()], "s string")
+            inputs = self._input_frame()
+            if classes:
+                members = inputs.filter((F.col("p") == TYPE_IRI) & F.col("o").isin(classes)).select("s")
+                wanted = wanted.union(members)
+            table = inputs.join(wanted.distinct(), "s", "left_semi").toArrow()
+        self.timings["context"] = time.perf_counter() - started
         return pl.from_arrow(table).select("s", "p", "o")
 
     def counts_by_class(self, derived_only: bool = True) -> dict[str, int]:
