@@ -116,7 +116,7 @@ def _summary(job: Any) -> None:
 
 def _problems(problems: list[dict[str, Any]]) -> None:
     for p in problems:
-        console_err.print(f"  - {p['where']}: {p['message']}", markup=False, highlight=False)
+        console_err.print(f"  - {p['where']}: {p['message']}", markup=False, highlight=False, soft_wrap=True)
 
 
 def run_spec(spec: Path, output: Path | None, params: dict[str, Any], engine: str | None, progress: bool) -> Any:
@@ -198,6 +198,7 @@ def register(app: typer.Typer) -> None:
         once: bool = typer.Option(False, "--once", help="Process what is there, wait for it to finish, then exit."),
         endpoint_url: str = typer.Option(None, "--endpoint-url", help="S3-compatible endpoint for an s3:// input (default: AWS)."),
         output_bucket: str = typer.Option(None, "--output-bucket", help="Also upload finished job folders to s3://bucket/prefix."),
+        max_attempts: int = typer.Option(3, "--max-attempts", min=1, max=100, help="Attempts of a job whose worker died before it is failed."),
     ) -> None:
         """Start jobs as specs appear in INPUT; survives restarts (interrupted jobs resume).
 
@@ -213,7 +214,8 @@ def register(app: typer.Typer) -> None:
             raise InputError("--endpoint-url and --output-bucket go with an s3:// input")
         if not is_bucket and not Path(input_dir).is_dir():
             raise InputError(f"{input_dir}: no such input folder")
-        options = WatchOptions(workers=workers, interval=interval, settle=settle, reject_after=reject_after, once=once)
+        options = WatchOptions(workers=workers, interval=interval, settle=settle, reject_after=reject_after, once=once,
+                               max_attempts=max_attempts)
         if cores:
             options.cores = cores
         if memory:
@@ -344,7 +346,7 @@ def register(app: typer.Typer) -> None:
         try:
             valid = validate_spec(spec)
         except SpecRejected as exc:
-            console_err.print(exc.render(), markup=False, highlight=False)
+            console_err.print(exc.render(), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         counts = ", ".join(f"{len(v)} {k}" for k, v in valid.files.items())
         console.print(f"{spec}: valid ({counts})")
