@@ -321,3 +321,16 @@ def test_load_target_by_type_when_the_spec_names_none(ws: Workspace, capsys: pyt
     assert EmbeddedStore(ws.store_dir, read_only=True).jobs() == [JOB]
     assert main(["load", "--job", JOB, "--target", "nosuch"]) == 2
     assert "types: gremlin, neptune, oxigraph, sparql" in capsys.readouterr().err
+
+
+def test_fincrime_query_screens_what_it_runs(ws: Workspace, loaded: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A query file is untrusted too: no crash on a deep one, no SERVICE call, one clean line."""
+    deep = tmp_path / "deep.rq"
+    deep.write_text("SELECT * WHERE " + "{" * 3000 + " ?s ?p ?o " + "}" * 3000)
+    assert main(["query", str(deep)]) == 2
+    assert f"{deep}:1:80: brackets nested 3000 levels deep" in capsys.readouterr().err
+    remote = tmp_path / "remote.rq"
+    remote.write_text("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }")
+    assert main(["query", str(remote)]) == 2
+    assert "SERVICE (a call to another SPARQL endpoint) is not allowed" in capsys.readouterr().err
