@@ -175,3 +175,19 @@ def test_rejected_spec_notifies_with_problems(tmp_path: Path, webhook: Any) -> N
         notify_finished(registry, sub.job_id, env=LOCAL)
     payload = json.loads(hook.received[-1][1])
     assert payload["status"] == "rejected" and "none-*.nt" in payload["problems"][0]["message"]
+
+
+def test_a_notification_whose_sender_died_is_retried_a_bounded_number_of_times(tmp_path: Path) -> None:
+    with R.Registry(tmp_path / "registry.sqlite") as registry:
+        job = registry.new_job(dataset="d", name="d", spec_path="/in/d/d.job.json", spec_sha256=None,
+                               status=R.REJECTED, resolved={"spec": {"notify": [{"type": "webhook", "url": "https://x"}]}})
+        assert registry.claim_notifications(job, stale_after=60)
+        assert not registry.claim_notifications(job, stale_after=60), "one sender at a time"
+        assert registry.unnotified(stale_after=60) == []
+        # the sender died: once its claim is stale the notification is owed again, at most 3 times in all
+        assert [j.id for j in registry.unnotified(stale_after=0)] == [job]
+        assert registry.claim_notifications(job, stale_after=0)
+        assert registry.claim_notifications(job, stale_after=0)
+        assert not registry.claim_notifications(job, stale_after=0)
+        assert registry.get(job).notified
+        assert any("given up after 3" in (e.message or "") for e in registry.events(job))
