@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fincrime.errors import InputError
+from fincrime.jobfolder import MANIFEST, offered_files
 from fincrime.jobs import registry as R
 from fincrime.jobs.spec import DATASET_NAME
 from fincrime.workspace import Workspace
@@ -184,13 +185,9 @@ class BucketInput:
             if marker.exists() or not folder.is_dir():
                 continue
             bucket, prefix = self.output
-            from fincrime.server.jobview import (
-                result_files,  # the files a job offers, as the API lists them
-            )
-
             keys = []
             # manifest.json last: a reader who sees it finds every other file already there
-            for item in sorted(result_files(job), key=lambda f: f["path"] == "manifest.json"):
+            for item in sorted(offered_files(folder), key=lambda f: f["path"] == MANIFEST):
                 key = f"{prefix}{job.dataset}/{job.id}/{item['path']}"
                 self.client.upload_file(str(folder / item["path"]), bucket, key)
                 keys.append(key)

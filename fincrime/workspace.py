@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fincrime.errors import InputError
+from fincrime.jobfolder import MANIFEST
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Workspace:
 
     def find_job_dir(self, job_id: str) -> Path:
         """The output folder of a job, found by its id (``<dataset>/<job-id>/manifest.json``)."""
-        hits = sorted(self.output_root.glob(f"*/{job_id}/manifest.json"))
+        hits = sorted(self.output_root.glob(f"*/{job_id}/{MANIFEST}"))
         if not hits:
             raise InputError(f"no job {job_id!r} under {self.output_root}")
         return hits[0].parent

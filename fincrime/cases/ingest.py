@@ -20,6 +20,7 @@ from typing import Any
 
 from fincrime.cases.alerts import Alerts, NewAlert
 from fincrime.cases.db import Casework
+from fincrime.jobfolder import HIGH_VALUE_CHAIN, SUSPICIOUS_CHAIN
 from fincrime.jobs.registry import now_iso
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,6 @@ def _transfer(iri: str, originator: str, beneficiary: str, amount: float, date: 
 
 
 def chain_alerts(job: Any) -> list[NewAlert]:
-    from fincrime.viz.model import HIGH_VALUE_CHAIN, SUSPICIOUS_CHAIN
-
     out = []
     for chain in job.chains:
         if HIGH_VALUE_CHAIN in chain.classes:

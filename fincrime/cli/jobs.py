@@ -10,6 +10,7 @@ import typer
 
 from fincrime.cli.common import console, console_err
 from fincrime.errors import InputError
+from fincrime.jobfolder import REPORT
 
 jobs_app = typer.Typer(
     help="Inspect and control jobs in the registry (FINCRIME_HOME/registry.sqlite).\n\n"
@@ -387,8 +388,8 @@ def register(app: typer.Typer) -> None:
             _summary(record)
             chains = (record.counts or {}).get("chains", {})
             console.print(f"\nresults: [bold]{record.output_dir}[/]")
-            if record.output_dir and (Path(record.output_dir) / "report.html").is_file():
-                console.print(f"report:  {Path(record.output_dir) / 'report.html'}")
+            if record.output_dir and (Path(record.output_dir) / REPORT).is_file():
+                console.print(f"report:  {Path(record.output_dir) / REPORT}")
             console.print("chains:  " + ", ".join(f"{k} {v:,}" for k, v in chains.items()))
         _exit_for(record.status)
 

@@ -1,4 +1,7 @@
-"""Files a job writes into its output folder: atomic writes, ``log.jsonl``, ``manifest.json``."""
+"""What a job records besides its results: the ``log.jsonl`` events and the software versions.
+
+The folder's layout and its atomic writes are :mod:`fincrime.jobfolder`'s.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -14,43 +16,6 @@ from typing import Any
 
 from fincrime import __version__
 from fincrime.jobs.registry import now_iso
-
-TMP_PREFIX = ".tmp-"
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Writes ``path`` through a temporary file and a rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, doc: Any) -> None:
-    write_atomic(path, json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
-
-
-def temp_path_for(path: Path) -> Path:
-    """A sibling temporary name for writers that stream (rename it onto ``path`` when complete)."""
-    return path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
-
-
-def clean_temporaries(job_dir: Path) -> int:
-    """Removes leftovers of an interrupted attempt; returns how many."""
-    removed = 0
-    for leftover in job_dir.rglob(f"{TMP_PREFIX}*"):
-        if leftover.is_file():
-            leftover.unlink(missing_ok=True)
-            removed += 1
-    return removed
 
 
 class JobLog:
@@ -91,12 +56,3 @@ def software_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def listed_outputs(job_dir: Path) -> list[str]:
-    """Every result file in the job folder, relative, sorted (temporaries excluded)."""
-    return sorted(
-        p.relative_to(job_dir).as_posix()
-        for p in job_dir.rglob("*")
-        if p.is_file() and not p.name.startswith(TMP_PREFIX) and p.name != "manifest.json"
-    )

@@ -20,7 +20,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from fincrime.errors import FincrimeError
-from fincrime.jobs.outputs import write_atomic
+from fincrime.jobfolder import write_atomic
 from fincrime.security.config import SecurityConfig
 from fincrime.security.egress import EgressPolicy
 from fincrime.security.sparql import QueryLimits, screen_query

@@ -22,22 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from fincrime.errors import FincrimeError
-from fincrime.jobfolder import CONTEXT, DERIVED_FORMATS, RESULTS
-from fincrime.jobs import registry as R
-from fincrime.jobs.outputs import (
-    JobLog,
+from fincrime.jobfolder import (
+    CONTEXT,
+    DERIVED_FORMATS,
+    LOG,
+    RESULTS,
+    chain_counts,
     clean_temporaries,
     listed_outputs,
-    software_versions,
-    write_json_atomic,
+    write_manifest,
 )
+from fincrime.jobs import registry as R
+from fincrime.jobs.outputs import JobLog, software_versions
 from fincrime.jobs.spec import sha256_file
 from fincrime.rdf import write_ntriples
 from fincrime.security.config import load_config
 from fincrime.workspace import Workspace
 
 HEARTBEAT_SECONDS = 1.0
-CHAIN_CLASSES = ("PartialChain", "SuspiciousChain", "HighValueChain")
 TRANSIENT = (ConnectionError, TimeoutError, socket.timeout, urllib.error.URLError)
 
 
@@ -70,28 +72,6 @@ def is_transient(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-def chain_counts(by_class: dict[str, int]) -> dict[str, int]:
-    """Counts of the chain classes, whatever form (IRI or prefixed name) the engine uses.
-
-    >>> chain_counts({"http://x/classes#SuspiciousChain": 3, "type:PartialChain": 9})
-    {'PartialChain': 9, 'SuspiciousChain': 3, 'HighValueChain': 0}
-    """
-    out = dict.fromkeys(CHAIN_CLASSES, 0)
-    for key, n in by_class.items():
-        for name in CHAIN_CLASSES:
-            if key.endswith(("#" + name, ":" + name, "/" + name)) or key == name:
-                out[name] += int(n)
-    return out
-
-
-def count_lines(path: Path) -> int:
-    n = 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            n += block.count(b"\n")
-    return n
 
 
 class _Watchdog(threading.Thread):
@@ -183,7 +163,7 @@ def counts_of(phases: dict[str, Any]) -> dict[str, Any]:
     reason = phases.get("reason", {})
     counts: dict[str, Any] = {
         "derived_triples": reason.get("derived_triples", 0),
-        "chains": reason.get("chains", dict.fromkeys(CHAIN_CLASSES, 0)),
+        "chains": reason.get("chains", chain_counts({})),
         "by_class": reason.get("by_class", {}),
         "by_predicate": reason.get("by_predicate", {}),
     }
@@ -205,7 +185,7 @@ def _timings(phases: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_manifest(job: _Job, status: str, error: str | None = None) -> None:
+def record_manifest(job: _Job, status: str, error: str | None = None) -> None:
     record = job.registry.get(job.record.id)
     resolved = record.resolved or {}
     extra = ("pyspark",) if job.spec.get("engine", {}).get("type") == "spark" else ()
@@ -229,7 +209,7 @@ def write_manifest(job: _Job, status: str, error: str | None = None) -> None:
         "finished_at": R.now_iso() if status in R.FINAL else None,
         "error": error,
     }
-    write_json_atomic(job.job_dir / "manifest.json", manifest)
+    write_manifest(job.job_dir, manifest)
 
 
 # ---- phases --------------------------------------------------------------------------------
@@ -345,7 +325,7 @@ def _load(job: _Job, which: Callable[[dict[str, Any]], bool]) -> None:
         raise MissingComponent(f"the spec has load targets but this build has no store loaders ({exc})") from None
     retry = job.spec.get("retry", {})
     attempts, backoff = int(retry.get("attempts", 3)), float(retry.get("backoff_seconds", 2.0))
-    write_manifest(job, R.LOADING)  # stores read the inputs and the job id from the manifest
+    record_manifest(job, R.LOADING)  # stores read the inputs and the job id from the manifest
     for i, target in enumerate(targets):
         if not which(target):
             continue
@@ -390,7 +370,7 @@ def _visualize(job: _Job) -> None:
         raise MissingComponent(f"the spec asks for visualizations but this build has no fincrime.viz ({exc})") from None
     start = time.perf_counter()
     job.log("phase", phase="visualize", formats=formats, report=report)
-    write_manifest(job, R.VISUALIZING)
+    record_manifest(job, R.VISUALIZING)
     made: list[str] = []
     if formats:
         made += [str(p) for p in viz.render_job(job.job_dir, formats=tuple(formats), top=outputs.get("top"))]
@@ -428,7 +408,7 @@ def run_job(
     clean_temporaries(job_dir)
     spec, files = _files_of(record)
     workspace = workspace or Workspace(home=registry.path.parent, output_root=job_dir.parent.parent)
-    log = JobLog(job_dir / "log.jsonl", job_id, observer)
+    log = JobLog(job_dir / LOG, job_id, observer)
     job = _Job(registry, record, lease, workspace, log, job_dir, spec, files, progress, sleep, phases=dict(record.phases))
     in_main = threading.current_thread() is threading.main_thread()
     watchdog = _Watchdog(registry.path, job_id, lease.token, in_main)
@@ -467,7 +447,7 @@ def run_job(
     except JobInterrupted as exc:
         log("interrupted", message=str(exc))
         registry.release(job_id, lease.token, f"{exc}; will resume after restart")
-        write_manifest(job, R.QUEUED)
+        record_manifest(job, R.QUEUED)
         log.close()
         return registry.get(job_id)
     except R.LeaseLost:
@@ -481,7 +461,7 @@ def run_job(
     if watchdog.reason == "cancel" and outcome == R.DONE:
         outcome, error = R.CANCELLED, "cancelled on request"
     counts = counts_of(job.phases)
-    write_manifest(job, outcome, error)
+    record_manifest(job, outcome, error)
     registry.finish(job_id, lease.token, outcome, counts=counts, error=error,
                     message="finished" if outcome == R.DONE else error)
     log("finished", status=outcome, error=error, counts={"derived_triples": counts["derived_triples"], "chains": counts["chains"]})

@@ -19,9 +19,10 @@ from typing import Any
 import jsonschema
 
 from fincrime.errors import InputError
+from fincrime.jobfolder import LOG, write_json_atomic
 from fincrime.jobs import registry as R
 from fincrime.jobs.notify import deliver, payload_for
-from fincrime.jobs.outputs import JobLog, write_json_atomic
+from fincrime.jobs.outputs import JobLog
 from fincrime.jobs.problems import Problem, SpecRejected
 from fincrime.jobs.safejson import read_limited
 from fincrime.jobs.schema import spec_schema
@@ -163,7 +164,7 @@ def notify_finished(registry: R.Registry, job_id: str, *, env: Mapping[str, str]
         reports = deliver(targets, payload_for(job), env, attempts=int(retry.get("attempts", 3)),
                           backoff=float(retry.get("backoff_seconds", 2.0)), policy=policy)
         if job.output_dir and Path(job.output_dir).is_dir():
-            log = JobLog(Path(job.output_dir) / "log.jsonl", job_id)
+            log = JobLog(Path(job.output_dir) / LOG, job_id)
             for report in reports:
                 log("notify", **report)
             log.close()

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from fincrime.cases.alerts import KINDS, OUTCOMES, STATUSES
 from fincrime.cases.export import bundle_zip, goaml_xml
 from fincrime.cases.users import ROLES
+from fincrime.jobfolder import REPORT, offered_file, offered_files
 from fincrime.jobs import registry as R
 from fincrime.server import jobview
 from fincrime.server.auth import Principal, ctx_of, require
@@ -184,11 +185,11 @@ def retry_job(request: Request, job_id: JobId, p: Investigator) -> dict[str, Any
 
 @router.get("/jobs/{job_id}/files", summary="Result files of a job")
 def job_files(request: Request, job_id: JobId, p: Investigator) -> list[dict[str, Any]]:
-    return jobview.result_files(_job(ctx(request), job_id))
+    return offered_files(_job(ctx(request), job_id).output_dir)
 
 
 def serve_job_file(job: R.JobRecord, rel: str, *, download: bool) -> FileResponse:
-    path = jobview.job_file(job, rel)
+    path = offered_file(job.output_dir, rel)
     if path is None:
         raise HTTPException(404, f"job {job.id} has no file {rel!r}")
     media = {".html": "text/html; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
@@ -212,7 +213,7 @@ def job_file(request: Request, job_id: JobId, path: Annotated[str, PathParam(max
 
 @router.get("/jobs/{job_id}/report", summary="The investigator report (report.html)")
 def job_report(request: Request, job_id: JobId, p: Investigator) -> FileResponse:
-    return serve_job_file(_job(ctx(request), job_id), "report.html", download=False)
+    return serve_job_file(_job(ctx(request), job_id), REPORT, download=False)
 
 
 # ---- live events --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from fincrime.cases.alerts import OUTCOMES, STATUSES
 from fincrime.cases.users import ROLES, AccessDenied
+from fincrime.jobfolder import CHAIN_PAGES, REPORT
 from fincrime.jobs import registry as R
 from fincrime.server import api, jobview
 from fincrime.server.auth import COOKIE, Principal, ctx_of, identify, require
@@ -158,7 +159,7 @@ def job_page(request: Request, job_id: JobId, p: Investigator) -> Response:
     from fincrime.cases.ingest import ingested
 
     return render(request, "job.html.j2", job=doc, log=log, ingest=ingested(c.casework).get(job_id),
-                  has_report=any(f["path"] == "report.html" for f in doc["files"]),
+                  has_report=any(f["path"] == REPORT for f in doc["files"]),
                   has_chains=job.status == R.DONE, final=job.status in R.FINAL)
 
 
@@ -195,7 +196,7 @@ def chains_page(request: Request, job_id: JobId, p: Investigator, page: int = 1)
     job, data = _job_data(c, job_id)
     page = max(1, page)
     chains = data.chains[(page - 1) * CHAINS_PER_PAGE: page * CHAINS_PER_PAGE]
-    drawn = {f.stem for f in (Path(job.output_dir) / "viz" / "chains").glob("*.html")}
+    drawn = {f.stem for f in (Path(job.output_dir) / CHAIN_PAGES).glob("*.html")}
     alerts = {a.subject: a.id for a in c.alerts.list(job_id=job_id, kind="chain", limit=1000)}
     pages = max(1, -(-len(data.chains) // CHAINS_PER_PAGE))
     return render(request, "chains.html.j2", job=job, data=data, chains=chains, drawn=drawn, alerts=alerts,
@@ -210,7 +211,7 @@ def chain_page(request: Request, job_id: JobId, slug: Annotated[str, PathParam(p
     chain = next((ch for ch in data.chains if ch.slug == slug), None)
     if chain is None:
         raise HTTPException(404, f"job {job_id} has no chain {slug!r}")
-    drawn = (Path(job.output_dir) / "viz" / "chains" / f"{slug}.html").is_file()
+    drawn = (Path(job.output_dir) / CHAIN_PAGES / f"{slug}.html").is_file()
     alert = next((a for a in c.alerts.list(job_id=job_id, kind="chain", limit=1000) if a.subject == chain.iri), None)
     return render(request, "chain.html.j2", job=job, data=data, chain=chain, drawn=drawn, alert=alert)
 

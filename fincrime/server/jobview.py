@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fincrime.jobfolder import LOG, offered_files
 from fincrime.jobs import registry as R
 
 STATUS_PHASE = {R.RUNNING: "reason", R.QUERYING: "query", R.LOADING: "load", R.VISUALIZING: "visualize"}
@@ -35,7 +36,7 @@ def read_log(job_dir: Path | None, *, tail: int | None = LOG_TAIL_BYTES) -> list
     """Events of ``log.jsonl`` (the last ``tail`` bytes' worth; all with ``tail=None``)."""
     if not job_dir:
         return []
-    path = Path(job_dir) / "log.jsonl"
+    path = Path(job_dir) / LOG
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -130,41 +131,6 @@ def detail(job: R.JobRecord, events: list[R.Event], *, alerts: dict[str, int] | 
         phases=job.phases,
         timings={k: v.get("seconds") for k, v in job.phases.items() if isinstance(v, dict) and "seconds" in v},
         history=[{"at": e.at, "status": e.status, "message": e.message} for e in events],
-        files=result_files(job),
+        files=offered_files(job.output_dir),
     )
     return out
-
-
-#: Files of a job folder offered for download (relative paths); the rest stays internal.
-def result_files(job: R.JobRecord) -> list[dict[str, Any]]:
-    if not job.output_dir or not Path(job.output_dir).is_dir():
-        return []
-    root = Path(job.output_dir)
-    out = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if not path.is_file() or path.is_symlink() or any(p.startswith(".") for p in rel.split("/")):
-            continue
-        if rel == "worker.log":
-            continue
-        out.append({"path": rel, "bytes": path.stat().st_size})
-        if len(out) >= 5000:
-            break
-    return out
-
-
-def job_file(job: R.JobRecord, rel: str) -> Path | None:
-    """The file ``rel`` inside the job folder, or None when it is not there or not offered."""
-    if not job.output_dir or not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel:
-        return None
-    parts = rel.split("/")
-    if any(p in ("", ".", "..") or p.startswith(".") for p in parts) or rel == "worker.log":
-        return None
-    root = Path(job.output_dir).resolve()
-    path = root / rel
-    try:
-        real = path.resolve(strict=True)
-        real.relative_to(root)
-    except (OSError, ValueError, RuntimeError):
-        return None
-    return real if real.is_file() else None

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from fincrime.errors import InputError
-from fincrime.jobfolder import context_path, derived_path, read_manifest, results_path
+from fincrime.jobfolder import (
+    MANIFEST,
+    RESULTS,
+    context_path,
+    derived_path,
+    input_files,
+    read_manifest,
+    results_path,
+)
 
 JOB_GRAPH_PREFIX = "urn:fincrime:job:"
 INPUT_GRAPH_PREFIX = "urn:fincrime:input:"
@@ -79,7 +87,7 @@ class JobFiles:
 def read_job(job_dir: str | Path) -> JobFiles:
     """Reads ``manifest.json`` of a job folder and checks the files a store needs exist."""
     job_dir = Path(job_dir)
-    manifest_path = job_dir / "manifest.json"
+    manifest_path = job_dir / MANIFEST
     manifest = read_manifest(job_dir)
     job_id = manifest.get("id")
     if not isinstance(job_id, str) or not job_id:
@@ -93,15 +101,13 @@ def read_job(job_dir: str | Path) -> JobFiles:
     else:
         derived = results_path(job_dir)  # type: ignore[assignment]
         if derived is None:
-            raise InputError(f"{job_dir / 'results.nt'}: job {job_id} has no results (did the job finish?)")
+            raise InputError(f"{job_dir / RESULTS}: job {job_id} has no results (did the job finish?)")
     context = context_path(job_dir)
     inputs: list[InputFile] = []
     if context is not None and keep.get("inputs") == "context":
         inputs.append(InputFile(path=context, sha256=_sha256(context), bytes=context.stat().st_size))
     else:
-        for entry in manifest.get("inputs") or []:
-            if entry.get("kind") != "data":
-                continue
+        for entry in input_files(manifest, "data"):
             path = Path(entry["path"])
             if not path.name.endswith(RDF_SUFFIXES):
                 continue

@@ -36,9 +36,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import polars as pl
 import pyoxigraph as ox
 
 from fincrime.errors import InputError
+from fincrime.jobfolder import chain_members
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.vocab import ENT, PROP, RDFS, TYPE
 
@@ -104,7 +106,7 @@ _TRANSFERS = _PREFIXES + """SELECT ?t ?from ?to ?amount ?date WHERE {
   ?t a type:Transaction ; prop:hasOriginator ?from ; prop:hasBeneficiary ?to .
   OPTIONAL { ?t prop:hasAmount ?amount } OPTIONAL { ?t prop:hasDate ?date } }"""
 _CHAINS = _PREFIXES + """SELECT ?c ?from ?to ?length ?startDate ?endDate ?startingAmount
-  ?finalAmount ?minimumAmount ?last ?parent ?suspicious ?highValue WHERE {
+  ?finalAmount ?minimumAmount ?first ?last ?parent ?suspicious ?highValue WHERE {
   ?c a type:PartialChain .
   OPTIONAL { ?c prop:hasOriginator ?from } OPTIONAL { ?c prop:hasBeneficiary ?to }
   OPTIONAL { ?c prop:hasLength ?length }
@@ -112,7 +114,8 @@ _CHAINS = _PREFIXES + """SELECT ?c ?from ?to ?length ?startDate ?endDate ?starti
   OPTIONAL { ?c prop:hasStartingAmount ?startingAmount }
   OPTIONAL { ?c prop:hasFinalAmount ?finalAmount }
   OPTIONAL { ?c prop:hasMinimumAmount ?minimumAmount }
-  OPTIONAL { ?c prop:hasLastTransaction ?last } OPTIONAL { ?c prop:derivedFrom ?parent }
+  OPTIONAL { ?c prop:hasFirstTransaction ?first } OPTIONAL { ?c prop:hasLastTransaction ?last }
+  OPTIONAL { ?c prop:derivedFrom ?parent }
   BIND(EXISTS { ?c a type:SuspiciousChain } AS ?suspicious)
   BIND(EXISTS { ?c a type:HighValueChain } AS ?highValue) }"""
 
@@ -169,7 +172,7 @@ def build(job: JobFiles) -> PropertyGraph:
         props = {"iri": s["t"].value, **_props(s, ["amount", "date"])}
         transfers[eid] = Edge(eid, "transfer", element_id(s["from"].value), element_id(s["to"].value), props)
     edges.extend(transfers.values())
-    chains: dict[str, tuple[str | None, str | None, int]] = {}  # id -> (parent, last, length)
+    chains: list[tuple[str, str | None, str | None, str | None]] = []  # (id, parent, last, first)
     for s in store.query(_CHAINS):
         cid = element_id(s["c"].value)
         props = {"iri": s["c"].value, "job": job.job_id,
@@ -183,8 +186,7 @@ def build(job: JobFiles) -> PropertyGraph:
         parent = element_id(s["parent"].value) if s["parent"] is not None else None
         if parent is not None:
             edges.append(Edge(f"{cid}:extends", "extends", cid, parent))
-        last = element_id(s["last"].value) if s["last"] is not None else None
-        chains[cid] = (parent, last, int(props.get("length", 0)))
+        chains.append((cid, parent, *(element_id(s[k].value) if s[k] is not None else None for k in ("last", "first"))))
     edges.extend(_members(chains, transfers))
     for e in edges:  # an endpoint the data never typed still needs a vertex
         for vid in (e.out_v, e.in_v):
@@ -193,23 +195,16 @@ def build(job: JobFiles) -> PropertyGraph:
     return PropertyGraph(sorted(vertices.values(), key=lambda v: (v.label, v.id)), edges)
 
 
-def _members(chains: dict[str, tuple[str | None, str | None, int]],
+def _members(chains: list[tuple[str, str | None, str | None, str | None]],
              transfers: dict[str, Edge]) -> Iterator[Edge]:
-    """``member`` edges: a chain's transfers in order, found along ``derivedFrom``."""
-    for cid in chains:
-        steps: list[str] = []
-        seen = set()
-        node: str | None = cid
-        while node is not None and node in chains and node not in seen:
-            seen.add(node)
-            parent, last, _ = chains[node]
-            if last is not None:
-                steps.append(last)
-            node = parent
-        for position, tid in enumerate(reversed(steps), start=1):
-            t = transfers.get(tid)
-            if t is None:
-                continue
-            yield Edge(f"{cid}:{position}", "member", cid, t.in_v,
-                       {"position": position, "transaction": tid,
-                        **{k: t.props[k] for k in ("amount", "date") if k in t.props}})
+    """``member`` edges: a chain's transfers in order (:func:`fincrime.jobfolder.chain_members`)."""
+    nodes = pl.DataFrame(chains, schema=["node", "parent", "last", "first"], orient="row",
+                         schema_overrides=dict.fromkeys(["node", "parent", "last", "first"], pl.String))
+    walked = chain_members(nodes, nodes.select(pl.col("node").alias("chain")))
+    for cid, tid, position in walked.iter_rows():
+        t = transfers.get(tid)
+        if t is None:
+            continue
+        yield Edge(f"{cid}:{position}", "member", cid, t.in_v,
+                   {"position": position, "transaction": tid,
+                    **{k: t.props[k] for k in ("amount", "date") if k in t.props}})

@@ -8,10 +8,10 @@ from typing import Any
 
 import polars as pl
 
+from fincrime.jobfolder import CHAIN_PAGES, write_atomic
 from fincrime.viz import graphviz
 from fincrime.viz.chain_graph import chain_dot, role_of
 from fincrime.viz.model import Chain, JobData, format_amount, format_date, local_name
-from fincrime.viz.output import atomic_write
 from fincrime.viz.pages import render
 
 #: Transactions listed per party when it is clicked (the page says how many there are in all).
@@ -20,7 +20,7 @@ PAGE_FORMATS = ("html", "svg", "png")
 
 
 def chain_dir(viz_dir: Path) -> Path:
-    return viz_dir / "chains"
+    return viz_dir / Path(CHAIN_PAGES).name
 
 
 def party_activity(
@@ -130,12 +130,12 @@ def render_chain(job: JobData, chain: Chain, viz_dir: Path, formats: Iterable[st
     written: list[Path] = []
     svg = graphviz.render(source, "svg") if {"svg", "html"} & set(formats) else b""
     if "svg" in formats:
-        written.append(atomic_write(out_dir / f"{chain.slug}.svg", svg))
+        written.append(write_atomic(out_dir / f"{chain.slug}.svg", svg, durable=False))
     if "png" in formats:
-        written.append(atomic_write(out_dir / f"{chain.slug}.png", graphviz.render(source, "png")))
+        written.append(write_atomic(out_dir / f"{chain.slug}.png", graphviz.render(source, "png"), durable=False))
     if "html" in formats:
         links = {"report": "../../report.html", "overview": "../overview.html"}
         links.update({f: f"{chain.slug}.{f}" for f in ("svg", "png") if f in formats or (out_dir / f"{chain.slug}.{f}").exists()})
         page = render("chain.html.j2", **chain_context(job, chain, graphviz.inline_svg(svg), links))
-        written.append(atomic_write(out_dir / f"{chain.slug}.html", page))
+        written.append(write_atomic(out_dir / f"{chain.slug}.html", page, durable=False))
     return written

@@ -4,7 +4,7 @@ Chains come in two shapes and both are read:
 
 * compact (``rules/suspicious-chains.dlog``): each chain node carries ``prop:hasLastTransaction``
   and ``prop:derivedFrom`` the chain it extends, so the hops are found by walking ``derivedFrom``
-  back to the first hop (done as repeated polars joins, so 10,000 chains of 30 hops stay fast);
+  back to the first hop (:func:`fincrime.jobfolder.chain_members`);
 * seed (the reference rule files): ``prop:containsTransaction`` on every chain for each of its
   transactions, which are then put in time order.
 
@@ -21,16 +21,24 @@ from typing import Any
 import polars as pl
 
 from fincrime.errors import InputError
-from fincrime.jobfolder import RESULTS, context_path, read_manifest, results_path
+from fincrime.jobfolder import (
+    CHAIN_CLASSES,
+    HIGH_VALUE_CHAIN,
+    MANIFEST,
+    PARTIAL_CHAIN,
+    RESULTS,
+    SUSPICIOUS_CHAIN,
+    chain_members,
+    context_path,
+    input_files,
+    read_manifest,
+    results_path,
+)
 from fincrime.rdf import read_ntriples as read_terms
 from fincrime.rdf.columns import bare, lexical
 from fincrime.rdf.columns import iri_value as iri
 from fincrime.rdf.terms import unescape_string as unescape
 from fincrime.viz.model import (
-    CHAIN_CLASSES,
-    HIGH_VALUE_CHAIN,
-    PARTIAL_CHAIN,
-    SUSPICIOUS_CHAIN,
     Attempt,
     Chain,
     JobData,
@@ -53,9 +61,6 @@ HAS_TYPOLOGY = PROP + "hasTypology"
 INVOLVES_TRANSACTION = PROP + "involvesTransaction"
 INVOLVES_PARTY = PROP + "involvesParty"
 CONTAINS_TRANSACTION = PROP + "containsTransaction"
-DERIVED_FROM = PROP + "derivedFrom"
-LAST_TRANSACTION = PROP + "hasLastTransaction"
-FIRST_TRANSACTION = PROP + "hasFirstTransaction"
 
 _TX_PREDS = {HAS_ORIGINATOR: "originator", HAS_BENEFICIARY: "beneficiary", HAS_AMOUNT: "amount", HAS_DATE: "date"}
 _PARTY_PREDS = (IS_SUSPICIOUS, IS_INTERNAL, HAS_FULL_NAME, LABEL)
@@ -76,16 +81,8 @@ _CHAIN_PROPS = {
         "derivedFrom",
     )
 }
-#: Longest derivedFrom walk followed; guards against a cyclic derivedFrom in a broken file.
-MAX_WALK = 10_000
 
 _cache: dict[Path, tuple[tuple[Any, ...], JobData]] = {}
-
-
-def input_files(manifest: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    """The manifest's inputs of one kind (``data``, ``rules`` or ``queries``)."""
-    inputs = manifest.get("inputs") or []
-    return [i for i in inputs if isinstance(i, dict) and i.get("kind") == kind and i.get("path")]
 
 
 def _signature(job_dir: Path, files: list[Path]) -> tuple[Any, ...]:
@@ -108,13 +105,13 @@ def load_job(job_dir: str | Path) -> JobData:
     context = context_path(job_dir)
     data_paths = [context] if context is not None else [Path(i["path"]) for i in input_files(manifest, "data")]
     derived_path = results_path(job_dir) or job_dir / RESULTS
-    sig = _signature(job_dir, [job_dir / "manifest.json", derived_path, *data_paths])
+    sig = _signature(job_dir, [job_dir / MANIFEST, derived_path, *data_paths])
     hit = _cache.get(job_dir)
     if hit and hit[0] == sig:
         return hit[1]
     for p in data_paths:
         if not p.is_file():
-            raise InputError(f"{job_dir / 'manifest.json'}: input data file {p} is missing")
+            raise InputError(f"{job_dir / MANIFEST}: input data file {p} is missing")
     if not derived_path.is_file():
         raise InputError(f"{derived_path}: missing; the job has no results (did it finish?)")
     data = _read_data(data_paths)
@@ -228,25 +225,11 @@ def _chain_table(derived: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _walk_compact(reported: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
-    """(chain, tx, order) for compact chains: walk derivedFrom back to the first hop."""
-    parent = table.select(pl.col("s").alias("node"), pl.col("derivedFrom").alias("parent")).filter(
-        pl.col("parent").is_not_null()
-    )
-    last = table.select(
-        pl.col("s").alias("node"),
-        pl.coalesce("hasLastTransaction", pl.when(pl.col("derivedFrom").is_null()).then("hasFirstTransaction")).alias("tx"),
-    ).filter(pl.col("tx").is_not_null())
-    frontier = reported.select(pl.col("s").alias("chain"), pl.col("s").alias("node"))
-    steps = []
-    for depth in range(MAX_WALK):
-        if frontier.is_empty():
-            break
-        steps.append(frontier.with_columns(pl.lit(-depth).alias("order")))
-        frontier = frontier.join(parent, on="node").select("chain", pl.col("parent").alias("node"))
-    if not steps:
-        return pl.DataFrame(schema={"chain": pl.String, "tx": pl.String, "order": pl.Int64})
-    nodes = pl.concat(steps).with_columns(pl.col("order").cast(pl.Int64))
-    return nodes.join(last, on="node").select("chain", "tx", "order")
+    """(chain, tx, order) for compact chains."""
+    nodes = table.select(pl.col("s").alias("node"), pl.col("derivedFrom").alias("parent"),
+                         pl.col("hasLastTransaction").alias("last"), pl.col("hasFirstTransaction").alias("first"))
+    members = chain_members(nodes, reported.select(pl.col("s").alias("chain")))
+    return members.select("chain", "tx", pl.col("position").alias("order"))
 
 
 def _float(v: str | None) -> float | None:

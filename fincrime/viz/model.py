@@ -10,14 +10,6 @@ from typing import Any
 
 import polars as pl
 
-from fincrime.vocab import TYPE
-
-#: Chain classes of the documented chain vocabulary; every other derived class is a finding.
-PARTIAL_CHAIN = TYPE + "PartialChain"
-SUSPICIOUS_CHAIN = TYPE + "SuspiciousChain"
-HIGH_VALUE_CHAIN = TYPE + "HighValueChain"
-CHAIN_CLASSES = (PARTIAL_CHAIN, SUSPICIOUS_CHAIN, HIGH_VALUE_CHAIN)
-
 
 def local_name(iri: str) -> str:
     """The part of an IRI after its last ``#`` or ``/``.

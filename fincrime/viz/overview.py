@@ -17,6 +17,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from fincrime.jobfolder import write_atomic
 from fincrime.viz import graphviz
 from fincrime.viz.chain_graph import (
     FONT,
@@ -28,7 +29,6 @@ from fincrime.viz.chain_graph import (
 )
 from fincrime.viz.graphviz import attrs
 from fincrime.viz.model import Chain, JobData, format_amount, format_date, local_name
-from fincrime.viz.output import atomic_write
 from fincrime.viz.pages import render
 
 OVERVIEW_CAP = 300
@@ -255,9 +255,9 @@ def render_overview(job: JobData, viz_dir: Path, rendered: set[str], cap: int = 
     ov = aggregate(job.chains, cap)
     svg = graphviz.render(overview_dot(ov, job), "svg", engine=ov.engine) if ov.parties else b""
     timeline = timeline_svg(job.chains, job, rendered)
-    written = [atomic_write(viz_dir / "timeline.svg", timeline)]
+    written = [write_atomic(viz_dir / "timeline.svg", timeline, durable=False)]
     if svg:
-        written.append(atomic_write(viz_dir / "overview.svg", svg))
+        written.append(write_atomic(viz_dir / "overview.svg", svg, durable=False))
     note = ""
     if ov.truncated:
         note = (
@@ -276,5 +276,5 @@ def render_overview(job: JobData, viz_dir: Path, rendered: set[str], cap: int = 
         timeline=timeline,
         data=_overview_data(ov, job, rendered),
     )
-    written.insert(0, atomic_write(viz_dir / "overview.html", page))
+    written.insert(0, write_atomic(viz_dir / "overview.html", page, durable=False))
     return written

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from fincrime.errors import InputError
+from fincrime.jobfolder import VIZ
 from fincrime.viz.chain_page import PAGE_FORMATS, render_chain
 from fincrime.viz.loader import load_job
 from fincrime.viz.overview import OVERVIEW_CAP, render_overview
@@ -57,7 +58,7 @@ def render_job(
             picked.append(c)
     else:
         picked = job.chains[: DEFAULT_TOP if top is None else top]
-    viz_dir = job.job_dir / "viz"
+    viz_dir = job.job_dir / VIZ
     written: list[Path] = []
     for i, c in enumerate(picked):
         written += render_chain(job, c, viz_dir, fmts)

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fincrime.jobfolder import REPORT, VIZ, input_files, write_atomic
 from fincrime.viz.chain_page import chain_dir
 from fincrime.viz.groundtruth import chain_coverage, score_findings, typology_of
-from fincrime.viz.loader import input_files, load_job
+from fincrime.viz.loader import load_job
 from fincrime.viz.model import Chain, JobData, local_name
-from fincrime.viz.output import atomic_write
 from fincrime.viz.pages import render
 
 #: Rule or query text shown inline per file; longer files are cut with a note.
@@ -147,7 +147,7 @@ def _findings(job: JobData) -> list[dict[str, Any]]:
 
 def report_context(job: JobData) -> dict[str, Any]:
     manifest = job.manifest
-    viz = job.job_dir / "viz"
+    viz = job.job_dir / VIZ
     drawn = {p.stem for p in chain_dir(viz).glob("*.html")}  # one listing, not 10,000 stats
     pictures = {c.slug: f"viz/chains/{c.slug}.html" for c in job.chains if c.slug in drawn}
     timings = [(k, v) for k, v in _flatten(manifest.get("timings") or {}) if isinstance(v, int | float)]
@@ -198,7 +198,7 @@ def write_report(job_dir: str | Path) -> Path:
     records = [
         chain_record(job, c, i + 1, ctx["pictures"].get(c.slug)) for i, c in enumerate(job.chains)
     ]
-    atomic_write(job.job_dir / "chains.csv", _csv(records))
+    write_atomic(job.job_dir / "chains.csv", _csv(records), durable=False)
     payload = {
         "job": job.job_id,
         "dataset": ctx["job"]["dataset"],
@@ -206,5 +206,5 @@ def write_report(job_dir: str | Path) -> Path:
         "chain_counts": job.chain_counts,
         "chains": records,
     }
-    atomic_write(job.job_dir / "chains.json", json.dumps(payload, ensure_ascii=False))
-    return atomic_write(job.job_dir / "report.html", render("report.html.j2", **ctx))
+    write_atomic(job.job_dir / "chains.json", json.dumps(payload, ensure_ascii=False), durable=False)
+    return write_atomic(job.job_dir / REPORT, render("report.html.j2", **ctx), durable=False)
