@@ -132,7 +132,7 @@ def test_upload_starts_a_job_that_runs_like_a_dropped_spec(server, finished):
         assert job["chains"]["SuspiciousChain"] == 2 and job["chains"]["HighValueChain"] == 1
         assert [p["state"] for p in job["progress"]["phases"]] == ["done"] * 4 and job["progress"]["fraction"] == 1
         files = {f["path"] for f in job["files"]}
-        assert {"manifest.json", "derived.nt", "report.html", "chains.csv"} <= files
+        assert {"manifest.json", "results.nt", "context.nt", "report.html", "chains.csv"} <= files
         report = c.get(f"/api/jobs/{job_id}/report")
         assert report.status_code == 200 and "sandbox" in report.headers["content-security-policy"]
         manifest = c.get(f"/api/jobs/{job_id}/files/manifest.json").json()
