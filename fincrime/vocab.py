@@ -18,6 +18,12 @@ SH = "http://www.w3.org/ns/shacl#"
 SWRL = "http://www.w3.org/2003/11/swrl#"
 SWRLB = "http://www.w3.org/2003/11/swrlb#"
 
+#: Typology names of the ground-truth vocabulary (``prop:hasTypology``), in the generator's order
+TYPOLOGIES: tuple[str, ...] = (
+    "fan_in", "fan_out", "cycle", "scatter_gather", "gather_scatter", "layering", "structuring",
+    "bipartite",
+)
+
 # fincrime's own terms: rule parameters set by jobs (see rules/README.md)
 PARAM = "https://w3id.org/fincrime/param#"
 PARAM_SUBJECT = PARAM + "job"

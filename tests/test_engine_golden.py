@@ -159,6 +159,25 @@ def test_functions(expr, expected):
     assert objects(r, ":v") == {":r": expected}
 
 
+MATH = "PREFIX math: <http://www.w3.org/2005/xpath-functions/math#>\n"
+
+
+def test_math_log_extension_function():
+    # math:log (XPath math namespace): natural log as xsd:double; an error (no binding) for
+    # numbers <= 0 and for non-numbers; FLOOR of a log ratio is an amount band
+    r = run(
+        MATH + "[?x, :ln, ?l] :- [?x, :v, ?v], BIND(math:log(?v) AS ?l) .\n"
+        "[?x, :band, ?b] :- [?x, :v, ?v], BIND(FLOOR(math:log(?v) / math:log(3) + 1 / 6) AS ?b) .",
+        f'<:one> <:v> "1"{INT} .\n<:e> <:v> "2.718281828459045"^^<{XSD}double> .\n'
+        f'<:b> <:v> "81.00"{DEC} .\n<:zero> <:v> "0"{INT} .\n<:neg> <:v> "-5"{INT} .\n<:s> <:v> "ten" .\n',
+    )
+    ln = objects(r, ":ln")
+    assert set(ln) == {":one", ":e", ":b"}
+    assert ln[":one"] == f'"0.0E0"^^<{XSD}double>'
+    assert ln[":e"] == f'"1.0E0"^^<{XSD}double>'
+    assert objects(r, ":band")[":b"] == f'"4.0E0"^^<{XSD}double>'
+
+
 def test_negation_stratified():
     r = run(
         "[?x, a, :Unpaid] :- [?x, a, :Party], NOT EXISTS ?t IN ([?x, :receives, ?t]) .\n"

@@ -89,6 +89,8 @@ def test_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         (["--chain-suspicious-prob", "2"], "--chain-suspicious-prob"),
         (["--hop-margin", "0"], "--hop-margin"),
         (["--structuring-threshold", "5"], "--structuring-threshold"),
+        (["--days", "5", "--attempt-days", "6"], "--attempt-days"),
+        (["--resolution", "fortnight"], "--resolution"),
     ],
 )
 def test_bad_input_exits_2_naming_the_option(

@@ -206,3 +206,50 @@ def test_bipartite_pays_every_pair_once(dataset) -> None:  # type: ignore[no-unt
         payees = {q for _, q in pairs}
         assert len(payers) == len(payees) == 3 and not payers & payees
         assert sorted(pairs) == sorted((p, q) for p in payers for q in payees)
+
+
+# --- timing regimes: attempts spread over weeks, day-resolution dates --------------------------
+
+
+@pytest.fixture(scope="module")
+def long_days(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("longdays")
+    run(out, transactions=8_000, parties=1_000, days=60, attempt_days=20, resolution="day",
+        typologies="fan_in=3,cycle=3,layering=3:4-6,scatter_gather=2,structuring=2:8")
+    _, txs = parse_dataset(out)
+    attempts: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in ground_truth_rows(out):
+        attempts[row["attempt"]].append(row)
+    for hops in attempts.values():
+        hops.sort(key=lambda r: int(r["step"]))
+    return out, txs, attempts
+
+
+def test_day_resolution_puts_every_transfer_at_midnight(long_days) -> None:  # type: ignore[no-untyped-def]
+    _, txs, attempts = long_days
+    assert all(t.date.endswith("T00:00:00") for t in txs.values())
+    assert all(r["date"].endswith("T00:00:00") for hops in attempts.values() for r in hops)
+    same_day = sum(len(hops) - len({r["date"] for r in hops}) for hops in attempts.values())
+    assert same_day > 0 or all(len(h) <= 20 for h in attempts.values())
+
+
+def test_attempt_days_spreads_attempts_over_weeks_in_time_order(long_days) -> None:  # type: ignore[no-untyped-def]
+    _, _, attempts = long_days
+    spans = []
+    for hops in attempts.values():
+        dates = [_ts(r) for r in hops]
+        assert dates == sorted(dates)  # steps stay in time order (ties on one day allowed)
+        spans.append((dates[-1] - dates[0]).days)
+    assert max(spans) <= 20
+    assert sum(s >= 5 for s in spans) >= len(spans) // 2  # weeks, not the default hours to days
+
+
+def test_attempt_days_and_resolution_are_validated() -> None:
+    from fincrime.errors import InputError
+    from fincrime.generator import GeneratorConfig
+
+    with pytest.raises(InputError, match="--attempt-days must be above 0 and at most --days"):
+        GeneratorConfig(days=10, attempt_days=11).resolve()
+    with pytest.raises(InputError, match="--resolution must be one of second, minute, hour, day"):
+        GeneratorConfig(resolution="week").resolve()
+    assert GeneratorConfig(days=10, attempt_days="none").resolve().attempt_days is None

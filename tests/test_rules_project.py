@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from fincrime.engine import materialize_frame
 from fincrime.rdf import parse_document
@@ -85,40 +87,176 @@ def test_max_chain_length_caps_the_chains():
     assert members(r, "SuspiciousChain") == set()
 
 
-def test_fan_in_and_fan_out_count_distinct_counterparties_in_a_window():
-    data = party("hub") + party("src")
-    for i in range(5):
-        data += party(f"p{i}") + tx(f"in{i}", f"p{i}", "hub", "100", f"2024-01-0{1 + i % 2}T10:00:0{i}")
-        data += tx(f"out{i}", "src", f"p{i}", "100", "2024-01-01T12:00:00")
-    data += tx("late", "p0", "hub", "100", "2024-01-09T10:00:00")
-    r = run(["typologies.dlog"], data)
-    assert members(r, "FanInHub") == {"hub"}
-    assert members(r, "FanOutHub") == {"src"}
-    assert members(run(["typologies.dlog"], data, {"fanInMinimum": 6}), "FanInHub") == set()
+def background(n: int = 160, parties: int = 40, seed: int = 5) -> str:
+    """Ordinary small payments between ordinary parties: the population the rules compare with."""
+    rng = random.Random(seed)
+    out = "".join(party(f"bg{i}") for i in range(parties))
+    for i in range(n):
+        a, b = rng.sample(range(parties), 2)
+        day, hour = 1 + rng.randrange(20), 8 + rng.randrange(10)
+        out += tx(f"bgt{i}", f"bg{a}", f"bg{b}", f"{rng.randint(10, 90)}.50", f"2024-01-{day:02d}T{hour:02d}:15:00")
+    return out
 
 
-def test_cycle_needs_time_order_and_flow_through_amounts():
-    data = party("x") + party("y") + party("z")
-    data += tx("c1", "x", "y", "1000", "2024-01-01T10:00:00")
-    data += tx("c2", "y", "z", "970", "2024-01-01T11:00:00")
-    data += tx("c3", "z", "x", "950", "2024-01-01T12:00:00")
-    r = run(["typologies.dlog"], data)
-    assert members(r, "CycleParty") == {"x", "y", "z"}
-    broken = data.replace("2024-01-01T12:00:00", "2024-01-01T09:00:00")  # back in time
-    assert members(run(["typologies.dlog"], broken), "CycleParty") == set()
-    leaky = data.replace('"950"', '"400"')  # most of the money stops at z
-    assert members(run(["typologies.dlog"], leaky), "CycleParty") == set()
+NAMES = ("FanInHub", "FanOutHub", "CycleParty", "ScatterGatherParty", "GatherScatterHub", "LayeringParty",
+         "StructuringAccount", "BipartiteParty")
 
 
-def test_structuring_counts_deposits_just_under_the_threshold():
-    data = party("acct")
+def typology(data: str, params: dict | None = None) -> dict[str, set[str]]:
+    r = run(["typologies.dlog"], data, params)
+    return {n: members(r, n) for n in NAMES}
+
+
+# --- one graph with every typology at its own parties, over ordinary background traffic -------
+# (one rule run for all the positive cases; each scenario's variants are in VARIANTS below)
+
+
+def fan_in(k: int = 6) -> str:
+    data = party("hub")
+    for i in range(k):
+        data += party(f"src{i}") + tx(f"fin{i}", f"src{i}", "hub", f"{5000 + 37 * i}", f"2024-01-{3 + i % 2:02d}T1{i}:00:00")
+    return data
+
+
+def merchant() -> str:
+    """A busy payee: 90 alike payments, as many as its volume predicts (never a fan-in)."""
+    data = party("shop")
+    for i in range(90):
+        data += party(f"cust{i}") + tx(f"buy{i}", f"cust{i}", "shop", f"{40 + i % 30}.25", f"2024-01-{1 + i % 20:02d}T12:00:00")
+    return data
+
+
+def fan_out(spread: bool = False) -> str:
+    data = party("fo")
+    amounts = [4000 + 50 * i for i in range(6)]
+    if spread:
+        amounts[4], amounts[5] = 400_000, 40
+    for i, a in enumerate(amounts):
+        data += party(f"dst{i}") + tx(f"fout{i}", "fo", f"dst{i}", str(a), f"2024-01-05T1{i}:00:00")
+    return data
+
+
+def cycle(variant: str = "") -> str:
+    dates = ["2024-01-04T10:00:00", "2024-01-04T11:00:00", "2024-01-05T12:00:00"]
+    amounts = ["10000", "9700", "9500"]
+    if variant == "back":
+        dates[2] = "2024-01-04T09:00:00"
+    if variant == "leaky":
+        amounts[2] = "4000"
+    if variant == "day":
+        dates = ["2024-01-04T00:00:00"] * 3
+    return (party("x") + party("y") + party("z") + tx("c1", "x", "y", amounts[0], dates[0])
+            + tx("c2", "y", "z", amounts[1], dates[1]) + tx("c3", "z", "x", amounts[2], dates[2]))
+
+
+def layering(variant: str = "") -> str:
+    hops = [("a", "b", "50000", "01T09"), ("b", "c", "48700", "01T15"), ("c", "d", "47600", "02T10"),
+            ("d", "e", "46100", "03T11"), ("e", "f", "45000", "03T18")]
+    if variant == "slow":  # d holds the money 16 days: the chain ends at d
+        hops[3:] = [("d", "e", "46100", "18T11"), ("e", "f", "45000", "18T18")]
+    if variant == "kept":  # b keeps 40%: nothing passed on from a's payment
+        hops[1] = ("b", "c", "30000", "01T15")
+    data = "".join(party(p) for p in "abcdef")
+    return data + "".join(tx(f"l{i}", f, t, a, f"2024-01-{w}:00:00") for i, (f, t, a, w) in enumerate(hops))
+
+
+def scatter_gather(mules: int = 3) -> str:
+    data = party("s") + party("g")
+    for i in range(mules):
+        data += party(f"m{i}") + tx(f"sc{i}", "s", f"m{i}", "8000", f"2024-01-03T1{i}:00:00")
+        data += tx(f"ga{i}", f"m{i}", "g", f"{7700 - 10 * i}", f"2024-01-05T1{i}:00:00")
+    return data
+
+
+def gather_scatter(short: bool = False) -> str:
+    data = party("h")
+    for i in range(4):
+        data += party(f"gin{i}") + tx(f"gs{i}", f"gin{i}", "h", f"{6000 + 40 * i}", f"2024-01-06T1{i}:00:00")
+    for i in range(4):
+        amount = 900 if short and i >= 2 else 5700 + 30 * i
+        data += party(f"gout{i}") + tx(f"sg{i}", "h", f"gout{i}", str(amount), f"2024-01-07T1{i}:00:00")
+    return data
+
+
+def structuring(busy: bool = False) -> str:
+    data = party("acct") + party("smurf0") + party("smurf1")
     for i in range(6):
-        data += party(f"s{i}") + tx(f"d{i}", f"s{i}", "acct", "9500", f"2024-01-01T1{i}:00:00")
+        data += tx(f"dep{i}", f"smurf{i % 2}", "acct", f"{9500 + 20 * i}", f"2024-01-0{1 + i}T10:00:00")
+    if busy:  # paid as often just over the threshold as just under it: a business, not structuring
+        data += "".join(tx(f"over{i}", f"smurf{i % 2}", "acct", f"{10200 + 30 * i}", f"2024-01-1{i}T10:00:00")
+                        for i in range(6))
+    return data
+
+
+def bipartite(incomplete: bool = False) -> str:
+    data = "".join(party(p) for p in ("p1", "p2", "q1", "q2"))
+    for i, (f, t) in enumerate([("p1", "q1"), ("p1", "q2"), ("p2", "q1"), ("p2", "q2")]):
+        amount = 38 if incomplete and i == 3 else 3500 + 100 * i
+        data += tx(f"bp{i}", f, t, str(amount), f"2024-01-08T1{i}:00:00")
+    return data
+
+
+EXPECTED = {
+    "FanInHub": {"hub"}, "FanOutHub": {"fo"}, "CycleParty": {"x", "y", "z"},
+    "ScatterGatherParty": {"s", "g", "m0", "m1", "m2"}, "GatherScatterHub": {"h"},
+    "LayeringParty": set("abcdef"), "StructuringAccount": {"acct"}, "BipartiteParty": {"p1", "p2", "q1", "q2"},
+}
+
+
+@pytest.fixture(scope="module")
+def every_typology() -> dict[str, set[str]]:
+    return typology(background() + fan_in() + merchant() + fan_out() + cycle() + layering() + scatter_gather()
+                    + gather_scatter() + structuring() + bipartite())
+
+
+def test_every_typology_flags_exactly_its_own_parties(every_typology):
+    # the merchant, the background and the parties of the other typologies are never flagged;
+    # the gather-scatter hub and the scatter-gather target are not also fan-in hubs
+    assert every_typology == EXPECTED
+
+
+def test_variants_that_break_each_pattern():
+    # one run: every scenario in a form that must not (or only partly) be flagged
+    found = typology(background() + fan_in(k=4) + fan_out(spread=True) + cycle("back") + layering("slow")
+                     + scatter_gather(mules=2) + gather_scatter(short=True) + structuring(busy=True)
+                     + bipartite(incomplete=True))
+    assert found["FanInHub"] == set()  # four payers are too few
+    assert found["FanOutHub"] == set()  # six payees, but no longer six alike amounts
+    assert found["CycleParty"] == set()  # the last hop goes back in time
+    assert found["LayeringParty"] == {"a", "b", "c", "d"}  # d held the money 16 days
+    assert found["ScatterGatherParty"] == set()  # two intermediaries are too few
+    assert found["GatherScatterHub"] == set()  # half the collection stays with the hub
+    assert found["StructuringAccount"] == set()
+    assert found["BipartiteParty"] == set()
+
+
+def test_leaky_and_same_day_variants():
+    found = typology(background() + cycle("leaky") + layering("kept").replace("<" + ENT + "l", "<" + ENT + "k"))
+    assert found["CycleParty"] == set()  # most of the money stops at z
+    assert found["LayeringParty"] == {"c", "d", "e", "f"}  # the chain starts after b kept 40%
+    assert typology(background() + cycle("day"))["CycleParty"] == {"x", "y", "z"}  # day-resolution dates
+
+
+def test_thresholds_are_parameters():
+    data = background() + fan_in() + layering() + scatter_gather() + structuring()
+    found = typology(data, {"fanMinimum": 7, "layeringMinimum": 6, "scatterGatherMinimum": 4, "structuringMinimum": 7})
+    assert found["FanInHub"] == found["LayeringParty"] == found["ScatterGatherParty"] == found["StructuringAccount"] == set()
+
+
+def test_day_numbers_are_exact_across_month_and_year_ends():
+    import datetime
+
+    days = ["1999-12-31", "2000-01-01", "2000-02-28", "2000-02-29", "2000-03-01", "2023-02-28",
+            "2023-03-01", "2024-01-31", "2024-02-01", "2024-02-29", "2024-03-01", "2024-04-30",
+            "2024-05-01", "1900-02-28", "1900-03-01"]
+    data = party("u") + party("v") + "".join(tx(f"t{i}", "u", "v", "10", f"{d}T23:59:59") for i, d in enumerate(days))
     r = run(["typologies.dlog"], data)
-    assert members(r, "StructuringAccount") == {"acct"}
-    assert members(run(["typologies.dlog"], data, {"structuringMinimum": 7}), "StructuringAccount") == set()
-    above = data.replace('"9500"', '"10500"')
-    assert members(run(["typologies.dlog"], above), "StructuringAccount") == set()
+    got = {}
+    for row in r.tuples("http://oxfordsemantic.tech/transactions/tupletables#tx"):
+        got[row[0].rsplit("#", 1)[1].rstrip(">")] = (float(row[6].split('"')[1]), float(row[7].split('"')[1]))
+    for i, d in enumerate(days):
+        expect = (datetime.date.fromisoformat(d) - datetime.date(1970, 1, 1)).days
+        assert got[f"t{i}"] == (expect, expect * 86400 + 86399), d
 
 
 def test_project_rules_run_together_without_conflicts():

@@ -18,8 +18,8 @@ from fincrime.vocab import TYPE
 pytestmark = pytest.mark.spark
 
 PROJECT = sorted((ROOT / "rules").glob("*.dlog"))  # every rule file of the project, as one program
-PARAMS = {"maxChainLength": 3, "highValueThreshold": 2000, "maxCycleLength": 4, "fanInMinimum": 3,
-          "fanOutMinimum": 3, "structuringMinimum": 3}
+PARAMS = {"maxChainLength": 3, "highValueThreshold": 2000, "maxCycleLength": 4, "fanMinimum": 3,
+          "structuringMinimum": 3}
 DATASETS = ["orig", "typo", "mixed"]  # original profile; realistic with typologies (two mixes)
 
 
@@ -46,7 +46,8 @@ def test_project_rules_match_memory(name: str, tmp_path: Path) -> None:
     classes = memory.counts_by_class()
     assert classes.get(TYPE + "PartialChain", 0) > 20  # the data exercises the recursion
     if name != "orig":  # and, with typologies injected, the aggregates and the cycle rules
-        assert any(classes.get(TYPE + c, 0) for c in ("FanInHub", "FanOutHub", "CycleParty", "StructuringAccount"))
+        assert any(classes.get(TYPE + c, 0) for c in ("FanInHub", "FanOutHub", "CycleParty", "StructuringAccount",
+                                                        "LayeringParty", "ScatterGatherParty"))
     _assert_same_files(memory, spark, tmp_path)
 
 

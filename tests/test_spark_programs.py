@@ -16,6 +16,7 @@ from fincrime.rules import parse_program
 
 E = "http://e/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
+MATH = "http://www.w3.org/2005/xpath-functions/math#"
 
 DATA = f"""\
 <{E}a> <{E}pays> <{E}b> .
@@ -58,6 +59,8 @@ PROGRAM = """
 [?x, :big, ?b] :- [?x, :amount, ?v], BIND(IF(?v > 1, "big", "small") AS ?b), FILTER(?v IN (1, 2.5)) .
 [?x, :node, ?n] :- [?x, :kind, :A], BIND(IRI(MD5(CONCAT("n", STR(?x)))) AS ?n) .
 [?x, :dbl, ?d] :- [?x, :amount, ?v], BIND(xsd:double(?v) / 4 AS ?d) .
+[?x, :ln, ?l] :- [?x, :amount, ?v], BIND(math:log(?v) AS ?l) .
+[?x, :band, ?b] :- [?x, :amount, ?v], BIND(FLOOR(math:log(?v) / math:log(3) + 1 / 6) AS ?b) .
 """
 
 
@@ -71,7 +74,7 @@ def runs(tmp_path_factory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("programs")
     data = folder / "data.nt.gz"
     data.write_bytes(gzip.compress(DATA.encode()))
-    program = parse_program(PROGRAM, prefixes={"": E, "xsd": XSD}, source="programs.dlog")
+    program = parse_program(PROGRAM, prefixes={"": E, "xsd": XSD, "math": MATH}, source="programs.dlog")
     memory = materialize(program, [str(data)], engine="memory")
     spark = materialize(program, [str(data)], engine="spark", engine_options=OPTIONS)
     return memory, spark, folder
@@ -111,6 +114,15 @@ def test_aggregates_and_number_spelling(runs) -> None:  # type: ignore[no-untype
     assert (a, f'"0.5"^^<{XSD}decimal>') in _by_predicate(triples, "half")
     assert (b, f'"5.0"^^<{XSD}decimal>') in _by_predicate(triples, "scaled")
     assert (a, f'"2.5E-1"^^<{XSD}double>') in _by_predicate(triples, "dbl")
+
+
+def test_math_log_extension_function(runs) -> None:  # type: ignore[no-untyped-def]
+    triples = list(runs[1].triples())
+    a = _iri("a")
+    ln = _by_predicate(triples, "ln")
+    assert (a, f'"0.0E0"^^<{XSD}double>') in ln  # log(1)
+    assert len({s for s, _ in ln}) == 2
+    assert (a, f'"0.0E0"^^<{XSD}double>') in _by_predicate(triples, "band")
 
 
 def test_strings_dates_and_escapes(runs) -> None:  # type: ignore[no-untyped-def]

@@ -34,6 +34,8 @@ COMMAND_MODULES = (
     "stores",
     "viz",
     "server",
+    "score",
+    "importers",
 )
 
 

@@ -19,6 +19,8 @@ Writes parties-<i> and transactions-<i> files (.nt, .nt.gz or .parquet), ground-
 
 Typologies: fan_in, fan_out, cycle, scatter_gather, gather_scatter, layering, structuring, bipartite. --typology takes auto (realistic default: each one once per 100,000 transactions), none (original default) or name=COUNT[:SIZE[-MAX]] items such as layering=5:4-12.
 
+Timing: --attempt-days spreads each attempt over days or weeks and --resolution day gives day-stepped dates, as independent AML simulators produce; e.g. --days 120 --attempt-days 30 --resolution day.
+
 Example: fincrime generate --transactions 1M --files 4 --format nt.gz --seed 7 --end-date 2024-06-30 --typology fan_in=20,cycle=10,layering=5:4-12 --out input/big
 """
 
@@ -84,6 +86,20 @@ def register(app: typer.Typer) -> None:
         hop_margin: str = typer.Option(
             "0.03", "--hop-margin", metavar="M", help="Mean share kept back at each hop of a chain."
         ),
+        attempt_days: str = typer.Option(
+            None,
+            "--attempt-days",
+            metavar="D",
+            help="Spread every laundering attempt over half to all of D days (default: each "
+            "typology's own short span, hours to a few days).",
+        ),
+        resolution: str = typer.Option(
+            "second",
+            "--resolution",
+            metavar="second|minute|hour|day",
+            help="Round every date down to this unit (day: the transfers of a day share one "
+            "instant, as in day-stepped simulators).",
+        ),
         out: Path = typer.Option(
             Path("input/generated"),
             "--out",
@@ -115,6 +131,8 @@ def register(app: typer.Typer) -> None:
             chain_suspicious_prob=chain_suspicious_prob,
             structuring_threshold=structuring_threshold,
             hop_margin=hop_margin,
+            attempt_days=attempt_days,
+            resolution=resolution,
             overwrite=force,
         )
         if console.is_terminal and not as_json:

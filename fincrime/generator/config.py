@@ -23,6 +23,8 @@ from fincrime.errors import InputError
 from fincrime.generator.typologies import KINDS, TYPOLOGY_NAMES, TypologyRequest
 
 FORMATS = ("nt", "nt.gz", "parquet")
+#: ``--resolution``: the unit every date is rounded down to, in seconds
+RESOLUTIONS = {"second": 1, "minute": 60, "hour": 3_600, "day": 86_400}
 PROFILES = ("original", "realistic")
 #: Rows handled per step; output never depends on it (see randomness.BLOCK).
 DEFAULT_CHUNK = 8192
@@ -151,6 +153,8 @@ class GeneratorConfig:
     chain_suspicious_prob: float | str = 1.0
     structuring_threshold: float | str = 10_000.0
     hop_margin: float | str = 0.03
+    attempt_days: float | str | None = None
+    resolution: str = "second"
     overwrite: bool = False
     chunk_size: int = DEFAULT_CHUNK
     gzip_level: int = 1
@@ -212,6 +216,17 @@ class GeneratorConfig:
         margin = _number(self.hop_margin, "--hop-margin")
         if not 0.0 < margin < 0.5:
             raise InputError(f"--hop-margin must be above 0 and below 0.5 (got {margin})")
+        attempt_days = None
+        if self.attempt_days is not None and str(self.attempt_days).strip().lower() not in ("", "none"):
+            attempt_days = _number(self.attempt_days, "--attempt-days")
+            if not 0 < attempt_days <= days:
+                raise InputError(
+                    f"--attempt-days must be above 0 and at most --days ({days}) (got {attempt_days:g})"
+                )
+        if self.resolution not in RESOLUTIONS:
+            raise InputError(
+                f"--resolution must be one of {', '.join(RESOLUTIONS)} (got {self.resolution!r})"
+            )
         chunk = _whole(self.chunk_size, "chunk_size")
         if chunk < 1:
             raise InputError(f"chunk_size must be at least 1 (got {chunk})")
@@ -242,6 +257,8 @@ class GeneratorConfig:
             chain_suspicious_prob=prob,
             structuring_threshold_cents=round(threshold * 100),
             hop_margin=margin,
+            attempt_days=attempt_days,
+            resolution=RESOLUTIONS[self.resolution],
             overwrite=bool(self.overwrite),
             chunk_size=chunk,
             gzip_level=level,
@@ -268,6 +285,8 @@ class ResolvedConfig:
     chain_suspicious_prob: float = 1.0
     structuring_threshold_cents: int = 1_000_000
     hop_margin: float = 0.03
+    attempt_days: float | None = None
+    resolution: int = 1  # seconds
     overwrite: bool = False
     chunk_size: int = DEFAULT_CHUNK
     gzip_level: int = 1

@@ -18,7 +18,7 @@ import numpy as np
 
 from fincrime import __version__
 from fincrime.errors import FincrimeError
-from fincrime.generator.config import GeneratorConfig, ResolvedConfig
+from fincrime.generator.config import RESOLUTIONS, GeneratorConfig, ResolvedConfig
 from fincrime.generator.groundtruth import ground_truth_text
 from fincrime.generator.parties import PartyTable, build_party_table, name_width, party_batch
 from fincrime.generator.randomness import Stream, stream_rng
@@ -107,6 +107,8 @@ def _config_dict(rc: ResolvedConfig) -> dict[str, Any]:
         "chain_suspicious_prob": rc.chain_suspicious_prob,
         "structuring_threshold": rc.structuring_threshold_cents / 100,
         "hop_margin": rc.hop_margin,
+        "attempt_days": rc.attempt_days,
+        "resolution": next(k for k, v in RESOLUTIONS.items() if v == rc.resolution),
     }
 
 
@@ -147,6 +149,8 @@ def _plan(rc: ResolvedConfig, whole_units: bool) -> Plan:
             threshold_cents=rc.structuring_threshold_cents,
         ),
         chain_suspicious_prob=rc.chain_suspicious_prob,
+        attempt_days=rc.attempt_days,
+        resolution=rc.resolution,
     )
 
 
@@ -307,7 +311,8 @@ class _Run:
 
         def make(a: int, b: int) -> Any:
             batch = transaction_batch(
-                rc.seed, table, plan, a, b, rc.window, realistic=self.realistic
+                rc.seed, table, plan, a, b, rc.window, realistic=self.realistic,
+                resolution=rc.resolution,
             )
             if rc.format == "parquet":
                 return transaction_table(batch)

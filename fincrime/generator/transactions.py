@@ -71,8 +71,10 @@ def transaction_batch(
     window: tuple[int, int],
     *,
     realistic: bool,
+    resolution: int = 1,
 ) -> TransactionBatch:
-    """Transactions at output positions ``[start, stop)``."""
+    """Transactions at output positions ``[start, stop)``; dates rounded down to ``resolution``
+    seconds (the planned attempts' dates already are)."""
     blocks = range(start // BLOCK, -(-stop // BLOCK))
     parts = []
     for block in blocks:
@@ -88,6 +90,8 @@ def transaction_batch(
     orig[at] = plan.originator[rows]
     ben[at] = plan.beneficiary[rows]
     cents[at] = plan.cents[rows]
+    if resolution > 1:
+        seconds = seconds - seconds % resolution
     seconds[at] = plan.seconds[rows]
     return TransactionBatch(
         ids=entity_ids(seed, Stream.TRANSACTION_ID, np.arange(start, stop, dtype=np.uint64)),

@@ -95,8 +95,10 @@ class Kind:
     default_sizes: tuple[int, int]
     transactions: Callable[[int], int]
     parties: Callable[[int], int]
-    build: Callable[[np.random.Generator, int, tuple[int, int], AmountRules], Shape]
+    build: Callable[[np.random.Generator, int, tuple[int, int], AmountRules, int], Shape]
     size_means: str
+    #: seconds the transfers of an attempt of size k spread over, unless ``--attempt-days``
+    span: Callable[[int], int] = lambda k: 3 * DAY
 
 
 def increasing_times(
@@ -114,44 +116,52 @@ def _range(k: int) -> np.ndarray:
     return np.arange(k, dtype=np.int64)
 
 
-def _fan_in(rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules) -> Shape:
+def _fan_in(
+    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules, span: int
+) -> Shape:
     base = float(rng.lognormal(np.log(3_000), 0.6))
     return Shape(
         originator=_range(k) + 1,
         beneficiary=np.zeros(k, dtype=np.int64),
         cents=a.lognormal(rng, base, 0.25, k),
-        seconds=increasing_times(rng, k, window, 2 * DAY),
+        seconds=increasing_times(rng, k, window, span),
     )
 
 
-def _fan_out(rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules) -> Shape:
-    fan = _fan_in(rng, k, window, a)
+def _fan_out(
+    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules, span: int
+) -> Shape:
+    fan = _fan_in(rng, k, window, a, span)
     return Shape(fan.beneficiary, fan.originator, fan.cents, fan.seconds)
 
 
-def _cycle(rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules) -> Shape:
+def _cycle(
+    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules, span: int
+) -> Shape:
     start = a.lognormal(rng, 20_000, 0.7, 1)[0]
     return Shape(
         originator=_range(k),
         beneficiary=(_range(k) + 1) % k,
         cents=a.decay(rng, start, k),
-        seconds=increasing_times(rng, k, window, 4 * DAY),
+        seconds=increasing_times(rng, k, window, span),
     )
 
 
-def _layering(rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules) -> Shape:
+def _layering(
+    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules, span: int
+) -> Shape:
     start = a.lognormal(rng, 50_000, 0.6, 1)[0]
     return Shape(
         originator=_range(k),
         beneficiary=_range(k) + 1,
         cents=a.decay(rng, start, k),
-        seconds=increasing_times(rng, k, window, k * 8 * HOUR),
+        seconds=increasing_times(rng, k, window, span),
         endpoints=(0, k),
     )
 
 
 def _scatter_gather(
-    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules
+    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules, span: int
 ) -> Shape:
     # source 0, mules 1..k, target k+1; every mule forwards after all scatters
     sent = a.lognormal(rng, float(rng.lognormal(np.log(8_000), 0.5)), 0.2, k)
@@ -162,12 +172,12 @@ def _scatter_gather(
         originator=np.concatenate([np.zeros(k, dtype=np.int64), mules]),
         beneficiary=np.concatenate([mules, np.full(k, k + 1, dtype=np.int64)]),
         cents=np.concatenate([sent, forwarded]),
-        seconds=increasing_times(rng, 2 * k, window, 3 * DAY),
+        seconds=increasing_times(rng, 2 * k, window, span),
     )
 
 
 def _gather_scatter(
-    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules
+    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules, span: int
 ) -> Shape:
     # sources 0..k-1, hub k, recipients k+1..2k; the hub pays out after it has collected
     received = a.lognormal(rng, float(rng.lognormal(np.log(5_000), 0.5)), 0.3, k)
@@ -178,12 +188,12 @@ def _gather_scatter(
         originator=np.concatenate([_range(k), np.full(k, k, dtype=np.int64)]),
         beneficiary=np.concatenate([np.full(k, k, dtype=np.int64), _range(k) + k + 1]),
         cents=np.concatenate([received, paid]),
-        seconds=increasing_times(rng, 2 * k, window, 3 * DAY),
+        seconds=increasing_times(rng, 2 * k, window, span),
     )
 
 
 def _structuring(
-    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules
+    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules, span: int
 ) -> Shape:
     # beneficiary 0, smurfs 1..s take turns; every deposit in [90%, 100%) of the threshold
     smurfs = max(1, k // 4)
@@ -193,27 +203,35 @@ def _structuring(
         originator=1 + _range(k) % smurfs,
         beneficiary=np.zeros(k, dtype=np.int64),
         cents=cents,
-        seconds=increasing_times(rng, k, window, 3 * DAY),
+        seconds=increasing_times(rng, k, window, span),
     )
 
 
-def _bipartite(rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules) -> Shape:
+def _bipartite(
+    rng: np.random.Generator, k: int, window: tuple[int, int], a: AmountRules, span: int
+) -> Shape:
     payer, payee = np.divmod(_range(k * k), k)
     order = rng.permutation(k * k)
     return Shape(
         originator=payer[order],
         beneficiary=payee[order] + k,
         cents=a.lognormal(rng, float(rng.lognormal(np.log(4_000), 0.5)), 0.3, k * k),
-        seconds=increasing_times(rng, k * k, window, 3 * DAY),
+        seconds=increasing_times(rng, k * k, window, span),
     )
 
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
-        Kind("fan_in", 2, (5, 12), lambda k: k, lambda k: k + 1, _fan_in, "sources"),
-        Kind("fan_out", 2, (5, 12), lambda k: k, lambda k: k + 1, _fan_out, "recipients"),
-        Kind("cycle", 2, (3, 8), lambda k: k, lambda k: k, _cycle, "parties in the cycle"),
+        Kind("fan_in", 2, (5, 12), lambda k: k, lambda k: k + 1, _fan_in, "sources", lambda k: 2 * DAY),
+        Kind(
+            "fan_out", 2, (5, 12), lambda k: k, lambda k: k + 1, _fan_out, "recipients",
+            lambda k: 2 * DAY,
+        ),
+        Kind(
+            "cycle", 2, (3, 8), lambda k: k, lambda k: k, _cycle, "parties in the cycle",
+            lambda k: 4 * DAY,
+        ),
         Kind(
             "scatter_gather", 2, (3, 8), lambda k: 2 * k, lambda k: k + 2, _scatter_gather, "mules"
         ),
@@ -226,7 +244,10 @@ KINDS: dict[str, Kind] = {
             _gather_scatter,
             "parties per side",
         ),
-        Kind("layering", 2, (3, 10), lambda k: k, lambda k: k + 1, _layering, "hops"),
+        Kind(
+            "layering", 2, (3, 10), lambda k: k, lambda k: k + 1, _layering, "hops",
+            lambda k: k * 8 * HOUR,
+        ),
         Kind(
             "structuring",
             2,
@@ -284,8 +305,15 @@ def plan_attempts(
     window: tuple[int, int],
     amounts: AmountRules,
     chain_suspicious_prob: float,
+    attempt_days: float | None = None,
+    resolution: int = 1,
 ) -> Plan:
-    """Draw every attempt, its parties, dates and amounts, and its positions in the stream."""
+    """Draw every attempt, its parties, dates and amounts, and its positions in the stream.
+
+    ``attempt_days`` spreads each attempt over a random span of half to all of that many days
+    instead of its typology's own span; ``resolution`` (seconds) rounds every date down, so
+    with ``86400`` the transfers of one day share one instant.
+    """
     names: list[str] = []
     members: list[np.ndarray] = []
     columns: dict[str, list[np.ndarray]] = {
@@ -297,12 +325,16 @@ def plan_attempts(
         for _ in range(req.count):
             size = int(rng.integers(req.min_size, req.max_size + 1))
             who = rng.choice(parties, size=kind.parties(size), replace=False).astype(np.int64)
-            shape = kind.build(rng, size, window, amounts)
+            if attempt_days is None:
+                span = kind.span(size)
+            else:
+                span = int(rng.uniform(0.5, 1.0) * attempt_days * DAY)
+            shape = kind.build(rng, size, window, amounts, span)
             n = len(shape.cents)
             columns["originator"].append(who[shape.originator])
             columns["beneficiary"].append(who[shape.beneficiary])
             columns["cents"].append(shape.cents)
-            columns["seconds"].append(shape.seconds)
+            columns["seconds"].append(shape.seconds - shape.seconds % resolution)
             columns["attempt"].append(np.full(n, len(names), dtype=np.int64))
             columns["step"].append(np.arange(n, dtype=np.int64))
             flagged = rng.random(len(shape.endpoints)) < chain_suspicious_prob

@@ -35,6 +35,7 @@ from fincrime.jobfolder import (
     results_path,
 )
 from fincrime.rdf import read_ntriples as read_terms
+from fincrime.scoring import attempts_from_triples, read_attempts, truth_files
 from fincrime.rdf.columns import bare, lexical
 from fincrime.rdf.columns import iri_value as iri
 from fincrime.rdf.terms import unescape_string as unescape
@@ -105,7 +106,8 @@ def load_job(job_dir: str | Path) -> JobData:
     context = context_path(job_dir)
     data_paths = [context] if context is not None else [Path(i["path"]) for i in input_files(manifest, "data")]
     derived_path = results_path(job_dir) or job_dir / RESULTS
-    sig = _signature(job_dir, [job_dir / MANIFEST, derived_path, *data_paths])
+    truth_paths = truth_files(manifest)
+    sig = _signature(job_dir, [job_dir / MANIFEST, derived_path, *data_paths, *truth_paths])
     hit = _cache.get(job_dir)
     if hit and hit[0] == sig:
         return hit[1]
@@ -117,6 +119,8 @@ def load_job(job_dir: str | Path) -> JobData:
     data = _read_data(data_paths)
     derived = read_ntriples(derived_path)
     job = _build(job_dir, manifest, data, derived)
+    known = {a.iri for a in job.attempts}
+    job.attempts += [a for p in truth_paths if p not in data_paths for a in read_attempts(p) if a.iri not in known]
     _cache.clear()
     _cache[job_dir] = (sig, job)
     return job
@@ -188,19 +192,7 @@ def _parties(data: pl.DataFrame) -> dict[str, Party]:
 
 def _attempts(data: pl.DataFrame) -> list[Attempt]:
     rows = data.filter(pl.col("p").is_in(list(_GT_PREDS))).select("s", "p", lexical("o").alias("v"))
-    by: dict[str, dict[str, Any]] = {}
-    for s, p, v in rows.sort("s").iter_rows():
-        a = by.setdefault(s, {"typology": "", "tx": set(), "party": set()})
-        if p == HAS_TYPOLOGY:
-            a["typology"] = v
-        elif p == INVOLVES_TRANSACTION:
-            a["tx"].add(v)
-        else:
-            a["party"].add(v)
-    return [
-        Attempt(s, a["typology"] or "unknown", frozenset(a["tx"]), frozenset(a["party"]))
-        for s, a in by.items()
-    ]
+    return attempts_from_triples(rows.iter_rows())
 
 
 def _chain_table(derived: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 
+from fincrime.scoring import Attempt
+
 
 def local_name(iri: str) -> str:
     """The part of an IRI after its last ``#`` or ``/``.
@@ -98,16 +100,6 @@ class Chain:
     @property
     def class_names(self) -> list[str]:
         return [local_name(c) for c in self.classes]
-
-
-@dataclass
-class Attempt:
-    """One laundering attempt of the generator's ground truth."""
-
-    iri: str
-    typology: str
-    transactions: frozenset[str]
-    parties: frozenset[str]
 
 
 @dataclass

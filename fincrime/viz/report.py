@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from fincrime.jobfolder import REPORT, VIZ, input_files, write_atomic
+from fincrime.scoring import chain_coverage, score, typology_of
 from fincrime.viz.chain_page import chain_dir
-from fincrime.viz.groundtruth import chain_coverage, score_findings, typology_of
 from fincrime.viz.loader import load_job
 from fincrime.viz.model import Chain, JobData, local_name
 from fincrime.viz.pages import render
@@ -152,8 +152,10 @@ def report_context(job: JobData) -> dict[str, Any]:
     pictures = {c.slug: f"viz/chains/{c.slug}.html" for c in job.chains if c.slug in drawn}
     timings = [(k, v) for k, v in _flatten(manifest.get("timings") or {}) if isinstance(v, int | float)]
     longest = max((v for _, v in timings), default=0) or 1
-    scores = score_findings(job.findings, job.attempts) if job.attempts else []
-    coverage, touching = chain_coverage(job.chains, job.attempts) if job.attempts else ([], 0)
+    card = score(job.findings, job.attempts) if job.attempts else None
+    coverage, touching = (
+        chain_coverage([[t.iri for t in c.transfers] for c in job.chains], job.attempts) if job.attempts else ([], 0)
+    )
     return {
         "job": {
             "id": job.job_id, "dataset": manifest.get("dataset", job.job_dir.parent.name),
@@ -174,7 +176,8 @@ def report_context(job: JobData) -> dict[str, Any]:
         "software": _flatten(manifest.get("software") or {}),
         "has_overview": (viz / "overview.html").exists(),
         "findings": _findings(job),
-        "scores": scores,
+        "scores": card.rows if card else [],
+        "card": card,
         "coverage": coverage,
         "touching": touching,
         "has_truth": bool(job.attempts),

@@ -409,6 +409,18 @@ def _math(kind: str) -> Callable[[Compiler, list[Value]], Value]:
     return run
 
 
+# --- extension functions (XPath math namespace), kept apart from the SPARQL built-ins ---------
+MATH_LOG = "<http://www.w3.org/2005/xpath-functions/math#log>"
+
+
+def _math_log(_: Compiler, args: list[Value]) -> Value:
+    """``math:log(x)``: natural logarithm as xsd:double; an error unless x is a number above 0
+    (the counterpart of the in-memory executor's)."""
+    (a,) = args
+    ok = and_(cmp(">", a.ntype, lit(0)), cmp(">", a.num, lit(0.0)))
+    return numeric(when([(ok, fn("ln", a.num))], type_="DOUBLE"), lit(4), or_(a.err, not_(coalesce(ok, FALSE))))
+
+
 def _date_part(part: str) -> Callable[[Compiler, list[Value]], Value]:
     def run(_: Compiler, args: list[Value]) -> Value:
         (a,) = args
@@ -482,7 +494,7 @@ _FUNCTIONS: dict[str, Callable[[Compiler, list[Value]], Value]] = {
     **{t: _kind_test(t) for t in ("ISIRI", "ISURI", "ISBLANK", "ISLITERAL", "ISNUMERIC")},
     **{m: _math(m) for m in ("ABS", "CEIL", "FLOOR", "ROUND")},
     **{p: _date_part(p) for p in ("YEAR", "MONTH", "DAY", "HOURS", "MINUTES", "SECONDS")},
-    "IN": _in(False), "NOT IN": _in(True),
+    "IN": _in(False), "NOT IN": _in(True), MATH_LOG: _math_log,
     **{f"<{t}>": _cast(t) for t in (XSD_STRING, XSD_INTEGER, XSD_DECIMAL, XSD_DOUBLE, XSD_FLOAT, XSD_BOOLEAN, XSD_DATETIME)},
 }
 _ARITY: dict[str, set[int]] = {
@@ -490,7 +502,7 @@ _ARITY: dict[str, set[int]] = {
     **{f: {1} for f in ("NEG", "!", "STR", "IRI", "URI", "MD5", "SHA1", "SHA256", "SHA384", "SHA512", "STRLEN",
                         "UCASE", "LCASE", "LANG", "DATATYPE", "ISIRI", "ISURI", "ISBLANK", "ISLITERAL", "ISNUMERIC",
                         "ABS", "CEIL", "FLOOR", "ROUND", "YEAR", "MONTH", "DAY", "HOURS", "MINUTES", "SECONDS")},
-    "SUBSTR": {2, 3}, "REGEX": {2, 3},
+    "SUBSTR": {2, 3}, "REGEX": {2, 3}, MATH_LOG: {1},
 }
 
 
