@@ -32,6 +32,8 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "SUBSTR": (2, 3),
     "REGEX": (2, 3),
     "SKOLEM": (1, None),
+    # extension functions, by IRI (XPath math namespace): natural logarithm
+    "<http://www.w3.org/2005/xpath-functions/math#log>": (1, 1),
 }
 
 #: Datatypes whose IRI can be called as a cast, ``xsd:integer(?x)``.

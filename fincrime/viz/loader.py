@@ -35,10 +35,10 @@ from fincrime.jobfolder import (
     results_path,
 )
 from fincrime.rdf import read_ntriples as read_terms
-from fincrime.scoring import attempts_from_triples, read_attempts, truth_files
 from fincrime.rdf.columns import bare, lexical
 from fincrime.rdf.columns import iri_value as iri
 from fincrime.rdf.terms import unescape_string as unescape
+from fincrime.scoring import attempts_from_triples, read_attempts, truth_files
 from fincrime.viz.model import (
     Attempt,
     Chain,
