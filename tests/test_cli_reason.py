@@ -113,3 +113,31 @@ def test_shell_expanded_globs_after_one_flag(tmp_path, capsys):
     assert ("<http://e/a>", "<http://e/linked>", "<http://e/d>") in derived  # both rule files were loaded
     code = main(["explain", "-r", str(rules), str(extra), "-d", *files, "<http://e/a> <http://e/linked> <http://e/d>"])
     assert code == 0 and "linked" in capsys.readouterr().out
+
+
+def test_param_values_are_typed_alike_by_reason_and_run(tmp_path, monkeypatch):
+    """One ``name=value`` parser and one typing: ``reason`` and a job's rules see the same term."""
+    rules = tmp_path / "p.dlog"
+    rules.write_text("@prefix param: <https://w3id.org/fincrime/param#> .\n"
+                     "[?p, <http://e/seen>, ?v] :- [param:job, ?p, ?v] .\n")
+    data = tmp_path / "d.nt"
+    data.write_text(DATA)
+    out = tmp_path / "derived.nt"
+    assert main(["reason", "-r", str(rules), "-d", str(data), "--out", str(out),
+                 "--param", "minimum=1e-05", "--param", "start = 2024-01-01T00:00:00", "-p", "big=1E5"]) == 0
+    seen = {s.rsplit("#", 1)[1][:-1]: o for s, p, o in read_ntriples([out]).rows() if p == "<http://e/seen>"}
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    assert seen == {"minimum": f'"1e-05"^^<{xsd}double>', "start": f'"2024-01-01T00:00:00"^^<{xsd}dateTime>',
+                    "big": f'"1E5"^^<{xsd}double>'}
+    # `fincrime run` takes the same text and the job's rules type it the same way
+    folder = tmp_path / "in" / "ds"
+    folder.mkdir(parents=True)
+    (folder / "d.nt").write_text(DATA)
+    (folder / "p.dlog").write_text(rules.read_text())
+    (folder / "ds.job.json").write_text('{"name": "ds", "data": "*.nt", "rules": "*.dlog", "targets": []}')
+    monkeypatch.setenv("FINCRIME_HOME", str(tmp_path / "home"))
+    assert main(["run", str(folder / "ds.job.json"), "--output", str(tmp_path / "out"), "--no-progress",
+                 "--param", "minimum=1e-05", "--param", "start = 2024-01-01T00:00:00", "-p", "big=1E5"]) == 0
+    (results,) = (tmp_path / "out" / "ds").glob("*/results.nt")
+    from_job = {s.rsplit("#", 1)[1][:-1]: o for s, p, o in read_ntriples([results]).rows() if p == "<http://e/seen>"}
+    assert from_job == seen

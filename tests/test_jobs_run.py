@@ -153,6 +153,41 @@ def test_rules_and_params_reach_the_engine(tmp_path: Path) -> None:
     assert job.counts["derived_triples"] == len(derived.splitlines())  # nothing is intermediate here
 
 
+PARAMS = {"minimum": 1e-05, "start": "2024-01-01T00:00:00", "limit": 1003, "flag": True, "label": "fan_in"}
+PARAM_TYPES = {"minimum": "double", "start": "dateTime", "limit": "integer", "flag": "boolean", "label": "string"}
+PARAM_RULES = """@prefix param: <https://w3id.org/fincrime/param#> .
+@prefix : <http://e/> .
+[param:job, param:minimum, 0.5] .
+[?p, :seenByRules, ?v] :- [param:job, ?p, ?v] .
+"""
+PARAM_QUERY = """PREFIX param: <https://w3id.org/fincrime/param#>
+PREFIX : <http://e/>
+SELECT ?name (COUNT(DISTINCT ?v) AS ?values) (SAMPLE(DATATYPE(?v)) AS ?type) (SAMPLE(?same) AS ?rules)
+WHERE { param:job ?p ?v . BIND(STRAFTER(STR(?p), "#") AS ?name)
+        OPTIONAL { ?p :seenByRules ?w } BIND(sameTerm(?v, ?w) AS ?same) }
+GROUP BY ?name ORDER BY ?name"""
+
+
+@pytest.mark.parametrize("targets", [[], [{"type": "oxigraph"}]], ids=["in-memory", "embedded"])
+def test_params_are_typed_alike_for_rules_and_queries(tmp_path: Path, targets: list[dict[str, str]]) -> None:
+    """Regression: 1e-05 was an xsd:double for rules but an invalid "1e-05"^^xsd:decimal for
+    queries, and an ISO date-time an xsd:dateTime for rules but a plain string for queries."""
+    spec = make_dataset(tmp_path / "in", n=2, spec={
+        "name": "p", "data": "*.nt", "rules": "seen.dlog", "queries": "params.rq", "params": PARAMS,
+        "targets": targets}, queries={"params.rq": PARAM_QUERY})
+    (spec.parent / "seen.dlog").write_text(PARAM_RULES)
+    job = run_spec(tmp_path, spec)
+    assert job.status == R.DONE, job.error
+    doc = json.loads((Path(job.output_dir) / "queries" / "params.rq.json").read_text())
+    rows = {b["name"]["value"]: b for b in doc["results"]["bindings"]}
+    assert sorted(rows) == sorted(PARAMS)
+    for name, row in rows.items():
+        assert row["values"]["value"] == "1", f"{name}: one value, not one per typing"
+        assert row["type"]["value"].rsplit("#", 1)[1] == PARAM_TYPES[name]
+        assert row.get("rules", {}).get("value") == "true", f"{name}: the rules saw the same term: {row}"
+    assert '"1e-05"^^<http://www.w3.org/2001/XMLSchema#double>' in (Path(job.output_dir) / "results.nt").read_text()
+
+
 SEED = REPO.parent / "shared" / "seed"
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
+from fincrime.errors import InputError
+
 console = Console()
 console_err = Console(stderr=True)
 
@@ -16,6 +18,25 @@ class _State:
 
 
 state = _State()
+
+
+def parse_pairs(items: list[str], option: str, *, empty_name: bool = False) -> dict[str, str]:
+    """The values of a repeatable ``--option name=value``, as text.
+
+    ``--param`` values stay text here: :func:`fincrime.params.param_literal` types them, the
+    same way for every command and for the rules and the queries of a job. ``empty_name``:
+    the name may be empty (``--prefix =IRI`` replaces the default prefix).
+
+    >>> parse_pairs(["highValueThreshold=50000", " start = 2024-01-01T00:00:00"], "param")
+    {'highValueThreshold': '50000', 'start': '2024-01-01T00:00:00'}
+    """
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or (not name.strip() and not empty_name):
+            raise InputError(f"--{option} {item!r}: expected name=value")
+        pairs[name.strip()] = value.strip()
+    return pairs
 
 
 # Options that take several values after one flag, as a shell expands them

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from fincrime.cli.common import console, console_err
+from fincrime.cli.common import console, console_err, parse_pairs
 from fincrime.errors import InputError
 from fincrime.jobfolder import REPORT
 
@@ -17,20 +17,6 @@ jobs_app = typer.Typer(
     "Example: fincrime jobs list --status failed",
     no_args_is_help=True,
 )
-
-
-def _parse_param(text: str) -> tuple[str, Any]:
-    """``name=value`` with value typed as JSON when it parses (10000 -> int, true -> bool)."""
-    if "=" not in text:
-        raise InputError(f"--param {text!r}: expected name=value")
-    name, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    if not isinstance(value, str | int | float | bool):
-        value = raw
-    return name.strip(), value
 
 
 class RunDisplay:
@@ -180,7 +166,7 @@ def register(app: typer.Typer) -> None:
         """
         if engine not in (None, "memory", "spark"):
             raise InputError(f"--engine {engine!r}: expected memory or spark")
-        params = dict(_parse_param(p) for p in param)
+        params = parse_pairs(param, "param")
         record = run_spec(spec, output, params, engine, progress=not no_progress)
         if record.status != "rejected":
             _summary(record)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from fincrime.cli.common import console, console_err, state
+from fincrime.cli.common import console, console_err, parse_pairs, state
 from fincrime.errors import InputError
 
 DATA_SUFFIXES = (".nt", ".nt.gz")
@@ -38,24 +38,12 @@ def expand_data(items: list[str]) -> list[Path]:
     return out
 
 
-def parse_pairs(items: list[str], what: str) -> dict[str, str]:
-    """``name=value`` items; for ``--prefix`` the name may be empty or ``:`` (the default
-    prefix ``:``), and the rules parser checks names and IRIs."""
-    pairs: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or (not name and what != "prefix"):
-            raise InputError(f"--{what} {item!r}: expected name=value")
-        pairs[name.strip()] = value.strip()
-    return pairs
-
-
 def _load(rules: list[Path], prefix: list[str], param: list[str]):  # type: ignore[no-untyped-def]
     from fincrime.rules import load_program
 
     if not rules:
         raise InputError("give at least one --rules file")
-    return load_program(rules, prefixes=parse_pairs(prefix, "prefix"), params=parse_pairs(param, "param"))
+    return load_program(rules, prefixes=parse_pairs(prefix, "prefix", empty_name=True), params=parse_pairs(param, "param"))
 
 
 FORMATS = {"nt": ".nt", "nt.gz": ".nt.gz", "parquet": ".parquet"}

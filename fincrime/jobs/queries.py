@@ -21,30 +21,21 @@ import pyoxigraph as ox
 
 from fincrime.errors import FincrimeError
 from fincrime.jobfolder import write_atomic
+from fincrime.params import ParamValue, param_triples
 from fincrime.security.config import SecurityConfig
 from fincrime.security.egress import EgressPolicy
 from fincrime.security.sparql import QueryLimits, screen_query
-from fincrime.vocab import PARAM, PARAM_SUBJECT, XSD
 
 
-def param_triples(params: Mapping[str, Any]) -> list[ox.Triple]:
-    """The job's parameters as ``[param:job, param:<name>, value]`` triples, typed like the rules see them.
+def param_quads(params: Mapping[str, ParamValue]) -> list[ox.Quad]:
+    """The job's parameters as ``[param:job, param:<name>, value]``, typed as the rules see them
+    (:func:`fincrime.params.param_literal`).
 
-    >>> [str(t.object) for t in param_triples({"highValueThreshold": 10000, "flag": True})]
-    ['"10000"^^<http://www.w3.org/2001/XMLSchema#integer>', '"true"^^<http://www.w3.org/2001/XMLSchema#boolean>']
+    >>> [str(q.object) for q in param_quads({"highValueThreshold": 10000, "minimum": 1e-05})]
+    ['"10000"^^<http://www.w3.org/2001/XMLSchema#integer>', '"1e-05"^^<http://www.w3.org/2001/XMLSchema#double>']
     """
-    out = []
-    for name, value in params.items():
-        if isinstance(value, bool):
-            lit = ox.Literal("true" if value else "false", datatype=ox.NamedNode(XSD + "boolean"))
-        elif isinstance(value, int):
-            lit = ox.Literal(str(value), datatype=ox.NamedNode(XSD + "integer"))
-        elif isinstance(value, float):
-            lit = ox.Literal(repr(value), datatype=ox.NamedNode(XSD + "decimal"))
-        else:
-            lit = ox.Literal(str(value))
-        out.append(ox.Triple(ox.NamedNode(PARAM_SUBJECT), ox.NamedNode(PARAM + name), lit))
-    return out
+    text = "".join(f"{s} {p} {o} .\n" for s, p, o in param_triples(params))
+    return list(ox.parse(text.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES))
 
 
 def load_store(data_files: list[Path], derived: Path | None, params: Mapping[str, Any]) -> ox.Store:
@@ -58,7 +49,7 @@ def load_store(data_files: list[Path], derived: Path | None, params: Mapping[str
         except SyntaxError as exc:
             raise FincrimeError(f"{path}: not valid N-Triples: {exc}") from None
     if params:
-        store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in param_triples(params))
+        store.extend(param_quads(params))
     return store
 
 

@@ -8,72 +8,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
-from fincrime.errors import InputError
-from fincrime.rdf.terms import (
-    XSD_BOOLEAN,
-    XSD_DATETIME,
-    XSD_DECIMAL,
-    XSD_DOUBLE,
-    XSD_INTEGER,
-    iri,
-    literal,
-)
+from fincrime.params import SUBJECT, ParamValue, param_predicate, param_triples
 from fincrime.rules.ast import Atom, Const, Program, Rule
 from fincrime.rules.parser import parse_files, parse_program
 from fincrime.rules.plan import ProgramPlan, build_plan
-from fincrime.vocab import PARAM, PARAM_SUBJECT
-
-ParamValue = str | int | float | bool
-
-
-def param_literal(value: ParamValue) -> str:
-    """The RDF literal of a job parameter: numbers, booleans and ISO date-times keep their type."""
-    if isinstance(value, bool):
-        return literal("true" if value else "false", XSD_BOOLEAN)
-    if isinstance(value, int):
-        return literal(str(value), XSD_INTEGER)
-    if isinstance(value, float):
-        return literal(repr(value), XSD_DOUBLE if "e" in repr(value) else XSD_DECIMAL)
-    text = str(value).strip()
-    if text.lower() in ("true", "false"):
-        return literal(text.lower(), XSD_BOOLEAN)
-    try:
-        int(text)
-        return literal(str(int(text)), XSD_INTEGER)
-    except ValueError:
-        pass
-    try:
-        float(text)
-        return literal(text, XSD_DOUBLE if "e" in text.lower() else XSD_DECIMAL)
-    except ValueError:
-        pass
-    try:
-        datetime.fromisoformat(text)
-        if "T" in text:
-            return literal(text, XSD_DATETIME)
-    except ValueError:
-        pass
-    return literal(text)
 
 
 def apply_params(program: Program, params: Mapping[str, ParamValue]) -> Program:
-    """Replace the defaults ``[param:job, param:<name>, v] .`` by the supplied values."""
+    """Replace the defaults ``[param:job, param:<name>, v] .`` by the supplied values
+    (typed by :func:`fincrime.params.param_literal`, as the job's queries see them)."""
     if not params:
         return program
-    for name in params:
-        if not name or any(c.isspace() or c in '<>"{}|^`\\' for c in name):
-            raise InputError(f"bad parameter name {name!r}")
-    names = {iri(PARAM + n) for n in params}
-    subject = Const(iri(PARAM_SUBJECT))
+    facts = param_triples(params)
+    subject = Const(SUBJECT)
+    names = {Const(param_predicate(n)) for n in params}
     kept = [
         r for r in program.rules
         if not (r.is_fact and len(r.head) == 1 and r.head[0].is_triple
-                and r.head[0].args[0] == subject and r.head[0].args[1] in {Const(n) for n in names})
+                and r.head[0].args[0] == subject and r.head[0].args[1] in names)
     ]
-    for name, value in params.items():
-        fact = Atom((subject, Const(iri(PARAM + name)), Const(param_literal(value))))
+    for (name, value), (_, predicate, term) in zip(params.items(), facts, strict=True):
+        fact = Atom((subject, Const(predicate), Const(term)))
         kept.append(Rule((fact,), (), None, f"[param:job, param:{name}, {value}] ."))
     return Program(rules=kept, prefixes=program.prefixes, sources=program.sources)
 
@@ -90,4 +46,4 @@ def load_program(
     return program
 
 
-__all__ = ["ProgramPlan", "apply_params", "build_plan", "load_program", "param_literal", "parse_program"]
+__all__ = ["ProgramPlan", "apply_params", "build_plan", "load_program", "parse_program"]
