@@ -76,8 +76,8 @@ def _dataset(job: Any) -> str:
 
 
 def typology_alerts(job: Any, facts: dict[str, list[list[str]]] | None = None) -> list[NewAlert]:
+    from fincrime.scoring import typology_of
     from fincrime.viz.chain_page import party_activity
-    from fincrime.viz.groundtruth import typology_of
     from fincrime.viz.model import local_name
 
     facts = facts or {}
