@@ -100,3 +100,24 @@ def test_write_is_atomic_and_round_trips(tmp_path):
     assert write_ntriples(target, frame) == 2
     assert read_ntriples([target]).rows() == frame.rows()
     assert not list(target.parent.glob(".*part"))
+
+
+def test_reading_ahead_gives_the_same_frames_and_the_same_errors(tmp_path):
+    import polars as pl
+
+    from fincrime.rdf.reader import iter_frames
+
+    lines = [f'<http://e/s{i}> <http://e/p> "v{i}" .' for i in range(300)]
+    good = tmp_path / "good.nt"
+    good.write_text("\n".join(lines) + "\n")
+    plain = pl.concat(list(iter_frames(good, chunk_bytes=200)))
+    ahead = pl.concat(list(iter_frames(good, chunk_bytes=200, ahead=2)))
+    assert ahead.rows() == plain.rows()
+    lines[250] = "<http://e/s> <http://e/p> oops ."
+    bad = tmp_path / "bad.nt"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SourceError) as err:
+        list(iter_frames(bad, chunk_bytes=200, ahead=2))
+    assert err.value.line == 251 and "bad.nt" in str(err.value)
+    first = next(iter(iter_frames(bad, chunk_bytes=200, ahead=2)))  # a consumer that stops early
+    assert first.height

@@ -52,7 +52,7 @@ def materialize(
     read = 0
     # chunk by chunk: the text of a large input is never in memory at once
     for path in data_paths:
-        for frame in iter_frames(path):
+        for frame in iter_frames(path, ahead=2):
             if "g" in frame.columns and frame["g"].null_count() == frame.height:
                 frame = frame.drop("g")  # N-Quads of the default graph only
             executor.load_terms(frame, bulk=True)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import gzip
 import os
+import queue
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import polars as pl
 
@@ -174,13 +176,60 @@ def _canonical_objects(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def iter_frames(path: PathLike, *, quads: bool | None = None, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pl.DataFrame]:
-    """The statements of one file, a frame per chunk (``quads`` defaults to the file's name)."""
+def iter_frames(path: PathLike, *, quads: bool | None = None, chunk_bytes: int = CHUNK_BYTES,
+                ahead: int = 0) -> Iterator[pl.DataFrame]:
+    """The statements of one file, a frame per chunk (``quads`` defaults to the file's name).
+
+    ``ahead``: read and parse up to that many chunks ahead on a thread of its own, so reading
+    the next chunk overlaps with whatever the caller does with this one (decompression and
+    polars' parsing release the GIL). Errors arrive where the chunk would have."""
     nq = is_nquads(path) if quads is None else quads
-    for first, text in iter_chunks(path, chunk_bytes):
-        frame = parse_document(text, str(path), first_line=first, quads=nq)
-        if frame.height:
-            yield frame
+
+    def frames() -> Iterator[pl.DataFrame]:
+        for first, text in iter_chunks(path, chunk_bytes):
+            frame = parse_document(text, str(path), first_line=first, quads=nq)
+            if frame.height:
+                yield frame
+
+    yield from (_prefetched(frames(), ahead) if ahead > 0 else frames())
+
+
+_END = object()
+
+
+def _prefetched(source: Iterator[Any], ahead: int) -> Iterator[Any]:
+    """``source``'s items, produced on a worker thread at most ``ahead`` items in advance."""
+    items: queue.Queue[Any] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            items.put(exc)
+
+    worker = threading.Thread(target=work, daemon=True, name="fincrime-read-ahead")
+    worker.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
 
 
 def _read(paths: Iterable[PathLike], quads: bool, on_file: ProgressFn | None,
