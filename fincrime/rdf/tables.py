@@ -2,7 +2,10 @@
 
 A *table set* is a folder (``derived.parquet/``) holding
 
-* ``triples-<n>.parquet``: columns ``s, p, o`` of canonical N-Triples terms;
+* ``terms.parquet`` (optional): column ``term``, one canonical N-Triples term per row; when it
+  is there every other table holds row numbers of this one (``UInt32``) instead of terms, so
+  each term is written once however many facts mention it;
+* ``triples-<n>.parquet``: columns ``s, p, o`` of canonical N-Triples terms (or term numbers);
 * ``entity-<name>-<n>.parquet``: one row per subject, column ``s`` then one column per predicate,
   named by the predicate's canonical term (``<http://…#hasLength>``); the file's key-value
   metadata ``fincrime.classes`` lists (as JSON) the classes every subject of the table belongs
@@ -37,6 +40,7 @@ from fincrime.errors import InputError
 
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 TRIPLES = "triples-{:05d}.parquet"
+TERMS = "terms.parquet"
 CLASSES_KEY = "fincrime.classes"
 COMPRESSION = "zstd"
 
@@ -53,9 +57,11 @@ def write_table_set(
     folder: str | os.PathLike[str],
     entities: Iterable[tuple[str, Sequence[str], pl.DataFrame]],
     triples: Iterable[pl.DataFrame],
+    terms: pl.Series | None = None,
 ) -> int:
     """Write entity tables ``(name, classes, frame)`` and ``s, p, o`` frames into ``folder``,
-    atomically (the folder appears complete or not at all). Returns the number of triples."""
+    atomically (the folder appears complete or not at all). Returns the number of triples.
+    With ``terms``, the frames hold numbers of rows of ``terms`` instead of terms."""
     target = Path(folder)
     tmp = target.with_name(f".{target.name}.part")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -64,6 +70,8 @@ def write_table_set(
     try:
         # polars writes Parquet itself (on all cores); going through Arrow first would copy
         # every string view of the decoded terms into one buffer
+        if terms is not None:
+            terms.rename("term").to_frame().write_parquet(tmp / TERMS, compression=COMPRESSION)
         parts: dict[str, int] = {}
         for name, classes, frame in entities:  # a table may come in several batches
             n = parts[name] = parts.get(name, -1) + 1
@@ -81,16 +89,28 @@ def write_table_set(
     return count
 
 
+def _terms(root: Path) -> pl.Series | None:
+    return pl.read_parquet(root / TERMS)["term"] if (root / TERMS).exists() else None
+
+
+def _decoded(frame: pl.DataFrame, terms: pl.Series | None) -> pl.DataFrame:
+    if terms is None:
+        return frame
+    return frame.select([terms.gather(frame[c]).alias(c) if frame[c].dtype != pl.String else pl.col(c)
+                         for c in frame.columns])
+
+
 def entity_tables(folder: str | os.PathLike[str]) -> Iterator[tuple[tuple[str, ...], pl.DataFrame]]:
-    """``(classes, frame)`` of each entity table of a table set."""
+    """``(classes, frame)`` of each entity table of a table set (terms, decoded)."""
+    terms = _terms(Path(folder))
     for path in sorted(Path(folder).glob("entity-*.parquet")):
         meta = pq.read_metadata(path).metadata or {}
         classes = tuple(json.loads(meta.get(CLASSES_KEY.encode(), b"[]")))
-        yield classes, pl.read_parquet(path)
+        yield classes, _decoded(pl.read_parquet(path), terms)
 
 
 def read_table_set(folder: str | os.PathLike[str], batch: int = 1_000_000) -> Iterator[pl.DataFrame]:
-    """The table set's triples as ``s, p, o`` frames of at most about ``batch`` rows."""
+    """The table set's triples as ``s, p, o`` frames of terms, of at most about ``batch`` rows."""
     root = Path(folder)
     if not root.is_dir():
         raise InputError(f"{root}: not a folder of Parquet tables")
@@ -101,10 +121,11 @@ def read_table_set(folder: str | os.PathLike[str], batch: int = 1_000_000) -> It
                 yield part.select("s", pl.lit(RDF_TYPE).alias("p"), pl.lit(cls).alias("o"))
             for column in part.columns[1:]:
                 yield part.select("s", pl.lit(column).alias("p"), pl.col(column).alias("o")).drop_nulls("o")
+    terms = _terms(root)
     for path in sorted(root.glob("triples-*.parquet")):
         parquet = pq.ParquetFile(path)
         for batch_ in parquet.iter_batches(batch_size=batch, columns=["s", "p", "o"]):
-            yield pl.from_arrow(batch_)  # type: ignore[misc]
+            yield _decoded(pl.from_arrow(batch_), terms)  # type: ignore[arg-type]
 
 
 def count_table_set(folder: str | os.PathLike[str]) -> int:

@@ -30,7 +30,7 @@ class TermDictionary:
         self._attr_cache: dict[str, pl.Series] = {}
         self._attr_pending: dict[str, list[pl.Series]] = {}
         self._attr_done = 0  # terms whose attributes are derived
-        self._ranks: pl.Series | None = None
+        self._ranks: tuple[pl.Series, pl.Series] | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -121,10 +121,17 @@ class TermDictionary:
 
     def ranks(self) -> pl.Series:
         """Each id's position in an order of all terms that depends on the terms only (their
-        64-bit hash, then the text where two hashes are equal): ordering facts by the ranks
-        of their terms gives the same order in every run, whatever order the ids were given
-        in, without sorting strings."""
-        if self._ranks is None or self._ranks.len() != self._size:
+        64-bit hash, then the text where two hashes are equal): ordering facts by the ranks of
+        their terms gives the same order in every run, whatever order the ids were given in,
+        without sorting strings."""
+        return self._ranked()[0]
+
+    def ranked_terms(self) -> pl.Series:
+        """Every term, in rank order (``ranked_terms()[ranks()[id]]`` is the term of ``id``)."""
+        return self._ranked()[1]
+
+    def _ranked(self) -> tuple[pl.Series, pl.Series]:
+        if self._ranks is None or self._ranks[0].len() != self._size:
             keys = self.keys()
             hashes = keys.hash(seed=_SEED).to_numpy()
             order = np.argsort(hashes, kind="stable")
@@ -135,8 +142,9 @@ class TermDictionary:
                 for run in np.split(starts, np.flatnonzero(np.diff(starts) > 1) + 1):
                     ids = order[run]
                     order[run] = ids[np.argsort(keys.gather(ids).to_numpy())]
-            self._ranks = pl.Series("rank", np.empty(self._size, dtype=np.uint32)).scatter(
+            ranks = pl.Series("rank", np.empty(self._size, dtype=np.uint32)).scatter(
                 order, pl.int_range(self._size, eager=True, dtype=pl.UInt32))
+            self._ranks = (ranks, keys.gather(pl.Series(order, dtype=pl.UInt32)).rename("term"))
         return self._ranks
 
     def attribute(self, name: str) -> pl.Series:
