@@ -28,26 +28,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from fincrime.jobs.memory import tree_rss_mb  # noqa: E402  (the checkout's own module)
+
 DATA_ROOT = ROOT / "bench" / "data" / "job"
 PHASES = ("reason", "load[0]", "query", "visualize")
-
-
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants, in MB."""
-    total = 0.0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/status", encoding="ascii") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) / 1024
-            with open(f"/proc/{p}/task/{p}/children", encoding="ascii") as fh:
-                todo += [int(c) for c in fh.read().split()]
-        except OSError:
-            continue
-    return total
 
 
 class Sampler(threading.Thread):
@@ -59,7 +44,7 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(0.2):
-            self.samples.append((time.time(), _tree_rss_mb(self.pid)))
+            self.samples.append((time.time(), tree_rss_mb(self.pid)))
 
 
 def prepare(size: int, seed: int, end_date: str, console: Any, inputs: str) -> Path:

@@ -20,6 +20,7 @@ never holds up the loop. One watcher runs per ``FINCRIME_HOME`` (a lock file,
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -37,6 +38,13 @@ from typing import IO, Any
 
 from fincrime.errors import FincrimeError
 from fincrime.jobs import registry as R
+from fincrime.jobs.memory import (
+    estimate_need_mb,
+    likely_out_of_memory,
+    machine_mb,
+    text_mb,
+    tree_rss_mb,
+)
 from fincrime.jobs.problems import Problem
 from fincrime.jobs.safejson import JsonLimitError, read_limited
 from fincrime.jobs.service import notify_finished, reject, submit
@@ -65,6 +73,8 @@ class _Worker:
     started: float
     timeout: float | None
     log: IO[bytes]
+    peak_mb: float = 0.0  # largest resident size of the worker's process tree seen
+    available_mb: int = 0  # the machine's available memory at the last sample
 
 
 @dataclass
@@ -85,6 +95,10 @@ def _memory_total_mb() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
     except (ValueError, OSError, AttributeError):
         return 0
+
+
+# A worker may pass its declared memory by this factor before it is stopped (allocators round up).
+MEMORY_GRACE = 1.1
 
 
 class WatcherRunning(FincrimeError):
@@ -283,16 +297,41 @@ class Watcher:
         cmd = [sys.executable, "-m", "fincrime.jobs.worker", job.id, "--claim", token,
                "--home", str(self.workspace.home), "--output", str(self.workspace.output_root)]
         process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        self._warn_memory(job, token)
         timeout = (job.resolved or {}).get("spec", {}).get("timeout_minutes")
         self.workers[job.id] = _Worker(job.id, process, job.cores, job.memory_mb, time.monotonic(),
                                        float(timeout) * 60 if timeout else None, log)
         self.say(f"{job.id}: started (pid {process.pid}, attempt {job.attempts + 1})")
 
+    def _warn_memory(self, job: R.JobRecord, token: str) -> None:
+        """Say so, in the log and the job's history, when its input likely needs more memory
+        than the machine has (the job still runs: the estimate is a fit, not a promise)."""
+        resolved = job.resolved or {}
+        root = Path(resolved.get("dataset_dir") or ".")
+        data = [root / rel for rel in (resolved.get("spec") or {}).get("data", [])]
+        need = estimate_need_mb(text_mb(data))
+        total, _ = machine_mb()
+        if total and need > total:
+            message = (f"warning: its input ({text_mb(data):,.0f} MB of N-Triples) likely needs about {need:,} MiB, "
+                       f"more than this machine's {total:,} MiB")
+            self.say(f"{job.id}: {message}")
+            with contextlib.suppress(R.LeaseLost):
+                self.registry.note(job.id, token, message)
+
     def reap(self) -> None:
+        total_mb, available_mb = machine_mb()
         for job_id, worker in list(self.workers.items()):
+            if worker.process.poll() is None:
+                rss = tree_rss_mb(worker.process.pid)
+                worker.peak_mb, worker.available_mb = max(worker.peak_mb, rss), available_mb
+                if worker.memory_mb and rss > worker.memory_mb * MEMORY_GRACE:
+                    self._stop_worker(worker)
+                    if self.registry.abort(job_id, R.FAILED, (
+                            f"stopped: used {rss:,.0f} MiB, more than the {worker.memory_mb:,} MiB its spec declares "
+                            "(engine.memory); give it more, or keep less (keep.intermediate, keep.inputs)")):
+                        self.say(f"{job_id}: failed (memory limit)")
             if worker.timeout and time.monotonic() - worker.started > worker.timeout and worker.process.poll() is None:
-                worker.process.kill()
-                worker.process.wait()
+                self._stop_worker(worker)
                 if self.registry.abort(job_id, R.FAILED, f"stopped: ran longer than its {worker.timeout / 60:g} minute limit"):
                     self.say(f"{job_id}: failed (time limit)")
             code = worker.process.poll()
@@ -301,11 +340,27 @@ class Watcher:
             worker.log.close()
             del self.workers[job_id]
             job = self.registry.get(job_id)
+            if code == -signal.SIGKILL and job.status not in R.FINAL and likely_out_of_memory(
+                    peak_mb=worker.peak_mb, total_mb=total_mb, available_mb=worker.available_mb):
+                # running it again would meet the same end: fail it with the likely cause
+                message = (f"the worker was killed by the kernel while {job.status}, most likely out of memory "
+                           f"(it held {worker.peak_mb:,.0f} of {total_mb:,} MiB); the outputs of its finished phases "
+                           f"are kept in {job.output_dir}")
+                if self.registry.abort(job_id, R.FAILED, message):
+                    job = self.registry.get(job_id)
             if job.status in R.FINAL:
                 self.say(f"{job_id}: {job.status}" + (f" — {job.error}" if job.error else f" ({job.output_dir})"))
                 self.notify(job_id)
             elif job.status != R.QUEUED:
                 self.say(f"{job_id}: worker exited with code {code} while {job.status}; it will resume")
+
+    @staticmethod
+    def _stop_worker(worker: _Worker) -> None:
+        try:
+            os.killpg(worker.process.pid, signal.SIGKILL)  # the worker and anything it started
+        except OSError:
+            worker.process.kill()
+        worker.process.wait()
 
     # ---- loop ------------------------------------------------------------------------------
     def stop(self, *_: Any) -> None:
