@@ -30,10 +30,12 @@ class RunDisplay:
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False)
+                                 MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console, transient=False)
         self.tasks: dict[str, Any] = {}
         self.live = False
 
@@ -42,7 +44,7 @@ class RunDisplay:
             self.progress.start()
             self.live = True
         if key not in self.tasks:
-            self.tasks[key] = self.progress.add_task(label, total=total)
+            self.tasks[key] = self.progress.add_task(label, total=total or None)
         return self.tasks[key]
 
     def __call__(self, event: dict[str, Any]) -> None:
@@ -65,9 +67,21 @@ class RunDisplay:
         elif kind == "phase_done" and event["phase"] == "visualize":
             self.progress.update(self._task("viz", "visualizations", 1), completed=1)
         elif kind == "phase_done" and event["phase"] == "reason":
+            for key in ("read", "round"):  # the engine's bars end with the phase
+                if key in self.tasks:
+                    task = self.progress.tasks[self.tasks[key]]
+                    self.progress.update(self.tasks[key], total=task.total or 1, completed=task.total or 1)
             chains = event.get("chains", {})
             console.print(f"  {event['derived_triples']:,} derived triples, chains: "
                           + ", ".join(f"{k} {v:,}" for k, v in chains.items()) + f" ({event['seconds']:.1f} s)")
+        elif kind == "engine" and event.get("kind") == "read" and event.get("total"):
+            # reading the input: a bar in MB of text, with the triples per second and what is left
+            task = self._task("read", "reading input", 0)
+            self.progress.update(task, total=event["total"], completed=event.get("done", 0),
+                                 description=f"reading input ({event.get('rate', 0):,.0f} triples/s)")
+        elif kind == "engine" and event.get("kind") == "round":
+            task = self._task("round", "reasoning", 0)
+            self.progress.update(task, description=f"reasoning: {event['message']}", total=None)
         elif kind == "engine":
             console.print(f"  [dim]{event['message']}[/]", highlight=False)
         elif kind == "retry":

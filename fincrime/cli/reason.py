@@ -102,7 +102,7 @@ def reason(
     options = {"master": spark_master, "partitions": partitions, "debug": state.debug}
     with console_err.status("reasoning…") as status:
         result = materialize(program, files, engine=engine, engine_options=options,
-                             progress=lambda m: status.update(m))
+                             progress=lambda m: status.update(str(m)))
     timings = dict(result.timings)
     timings["rules"] = 0.0
     if out is not None:

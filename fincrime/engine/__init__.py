@@ -21,14 +21,16 @@ from typing import Any
 import polars as pl
 
 from fincrime.engine.memory.executor import MemoryExecutor
+from fincrime.engine.progress import Progress
 from fincrime.engine.result import Result
 from fincrime.errors import InputError
 from fincrime.rdf import iter_frames
+from fincrime.rdf.reader import text_size
 from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
 
 ENGINES = ("memory", "spark")
-ProgressFn = Callable[[str], None]
+ProgressFn = Callable[[Any], None]  # called with Progress events (str() of one is its line)
 
 
 def materialize(
@@ -49,18 +51,30 @@ def materialize(
     say = progress_reporter(progress)
     started = time.perf_counter()
     executor = _executor(engine_options or {})
+    paths = list(data_paths)
+    total = text_size(paths) / 1e6
+    done = 0.0
     read = 0
+
+    def on_text(size: int) -> None:
+        nonlocal done
+        done += size / 1e6
+
     # chunk by chunk: the text of a large input is never in memory at once
-    for path in data_paths:
-        for frame in iter_frames(path, ahead=2):
-            if "g" in frame.columns and frame["g"].null_count() == frame.height:
-                frame = frame.drop("g")  # N-Quads of the default graph only
+    for path in paths:
+        for frame in iter_frames(path, ahead=2, on_text=on_text):
+            if "g" in frame.columns:
+                if frame["g"].null_count() < frame.height:
+                    raise InputError(f"{path}: holds named graphs, which the rule engine does not read yet")
+                frame = frame.drop("g")
             executor.load_terms(frame, bulk=True)
             read += frame.height
-            say(f"read {read:,} triples")
+            elapsed = time.perf_counter() - started
+            say(Progress("read", f"read {read:,} triples", done=min(done, total), total=total, unit="MB",
+                         rate=read / elapsed if elapsed else None, rate_unit="triples/s", elapsed=elapsed))
     executor.finish_bulk()
     loaded = time.perf_counter()
-    say(f"read {read:,} triples in {loaded - started:.2f}s")
+    say(Progress("note", f"read {read:,} triples in {loaded - started:.2f}s"))
     return _reason(program, executor, say, {"parse": loaded - started})
 
 

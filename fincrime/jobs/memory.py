@@ -15,11 +15,10 @@ False
 
 from __future__ import annotations
 
-import gzip
-import os
-import struct
 from collections.abc import Iterable
 from pathlib import Path
+
+from fincrime.rdf.reader import text_size
 
 # Peak memory of the main job (project rules, generator data) fitted on bench/job.py runs:
 # 4.5 GB for 1.1 GB of N-Triples text (1M transactions), 16 GB for 11 GB (10M).
@@ -60,23 +59,8 @@ def machine_mb() -> tuple[int, int]:
 
 
 def text_mb(paths: Iterable[Path]) -> float:
-    """Uncompressed size of input files in MB (gzip files by their trailer, modulo 4 GiB)."""
-    total = 0
-    for path in paths:
-        try:
-            size = path.stat().st_size
-            with open(path, "rb") as fh:
-                gz = fh.read(2) == b"\x1f\x8b"
-                if gz and size >= 4:
-                    fh.seek(-4, os.SEEK_END)
-                    isize = struct.unpack("<I", fh.read(4))[0]
-                    # the trailer holds the size modulo 2**32: trust it only when plausible
-                    total += isize if isize >= size else size * GZIP_RATIO
-                    continue
-            total += size
-        except (OSError, gzip.BadGzipFile, struct.error):
-            continue
-    return total / (1 << 20)
+    """Uncompressed size of input files in MB."""
+    return text_size(paths) / (1 << 20)
 
 
 def estimate_need_mb(text: float) -> int:

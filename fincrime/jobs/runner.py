@@ -236,7 +236,7 @@ def _reason(job: _Job) -> None:
         options = {k: engine[k] for k in ("master", "cores", "memory", "partitions") if k in engine}
         program = load_program([str(p) for p in rules], prefixes=job.spec.get("prefixes") or None, params=job.spec.get("params") or None)
         result = materialize(program, [str(p) for p in job.files["data"]], engine=engine.get("type", "memory"),
-                             engine_options=options or None, progress=lambda message: job.log("engine", message=message))
+                             engine_options=options or None, progress=lambda event: _engine_event(job, event))
         form = keep.get("derived", "parquet")
         if form != "none":
             job.log("engine", message=f"writing every derived triple ({form})")
@@ -254,6 +254,12 @@ def _reason(job: _Job) -> None:
     job.log("phase_done", phase="reason", derived_triples=info["derived_triples"],
             results_triples=info.get("results_triples", 0), chains=info["chains"], seconds=info["seconds"])
     job.record_phase("reason", info)
+
+
+def _engine_event(job: _Job, event: Any) -> None:
+    """An engine's progress into the job's log: its line, and its numbers when it has them."""
+    fields = event.fields() if hasattr(event, "fields") else {}
+    job.log("engine", message=str(event), **fields)
 
 
 def class_term(name: str, prefixes: dict[str, str]) -> str:

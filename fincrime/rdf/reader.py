@@ -177,21 +177,47 @@ def _canonical_objects(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def iter_frames(path: PathLike, *, quads: bool | None = None, chunk_bytes: int = CHUNK_BYTES,
-                ahead: int = 0) -> Iterator[pl.DataFrame]:
+                ahead: int = 0, on_text: Callable[[int], None] | None = None) -> Iterator[pl.DataFrame]:
     """The statements of one file, a frame per chunk (``quads`` defaults to the file's name).
 
     ``ahead``: read and parse up to that many chunks ahead on a thread of its own, so reading
     the next chunk overlaps with whatever the caller does with this one (decompression and
-    polars' parsing release the GIL). Errors arrive where the chunk would have."""
+    polars' parsing release the GIL). Errors arrive where the chunk would have. ``on_text``
+    is told the size of each chunk's text as it is parsed (for progress against
+    :func:`text_size`)."""
     nq = is_nquads(path) if quads is None else quads
 
     def frames() -> Iterator[pl.DataFrame]:
         for first, text in iter_chunks(path, chunk_bytes):
             frame = parse_document(text, str(path), first_line=first, quads=nq)
+            if on_text is not None:
+                on_text(len(text))
             if frame.height:
                 yield frame
 
     yield from (_prefetched(frames(), ahead) if ahead > 0 else frames())
+
+
+GZIP_RATIO = 10  # text bytes per compressed byte, when a gzip trailer cannot tell
+
+
+def text_size(paths: Iterable[PathLike]) -> int:
+    """The size of the files' text in bytes: a gzip file's by its trailer (which holds the size
+    modulo 4 GiB, so a trailer smaller than the file is replaced by an estimate)."""
+    total = 0
+    for path in paths:
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as fh:
+                if fh.read(2) == b"\x1f\x8b" and size >= 18:
+                    fh.seek(-4, os.SEEK_END)
+                    isize = int.from_bytes(fh.read(4), "little")
+                    total += isize if isize >= size else size * GZIP_RATIO
+                    continue
+            total += size
+        except OSError:
+            continue
+    return total
 
 
 _END = object()
@@ -280,4 +306,5 @@ def read_dataset(
 
 __all__ = [
     "is_nquads", "iter_chunks", "iter_frames", "parse_document", "read_dataset", "read_ntriples", "read_text",
+    "text_size",
 ]

@@ -21,6 +21,7 @@ from fincrime.engine.memory.evaluation import Evaluator
 from fincrime.engine.memory.rangejoin import FLIPPED, OPERATORS, SortedRight, range_join, sort_right
 from fincrime.engine.memory.relations import Relation, columns_of
 from fincrime.engine.memory.starjoin import StarReader
+from fincrime.engine.progress import Progress
 from fincrime.rules.ast import Atom, Const, ECall, EVar, Var, expr_vars
 from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
@@ -290,6 +291,7 @@ class MemoryExecutor:
         self.commit()  # input and facts become "old": every stratum starts from an empty delta
         for number, stratum in enumerate(plan.strata, 1):
             self._fresh_from = len(self.terms)
+            round_started = time.perf_counter()
             for rp in stratum.rules:
                 self._evaluate(rp, None)
             deltas = self.commit()
@@ -299,7 +301,10 @@ class MemoryExecutor:
             while stratum.recursive and any(deltas.get(k, 0) for k in self._stratum_keys(stratum)):
                 round_no += 1
                 new = sum(deltas.values())
-                say(f"stratum {number}/{len(plan.strata)} round {round_no}: {new:,} new facts")
+                seconds = time.perf_counter() - round_started
+                say(Progress("round", f"stratum {number}/{len(plan.strata)} round {round_no}: {new:,} new facts",
+                             rate=new / seconds if seconds else None, rate_unit="facts/s"))
+                round_started = time.perf_counter()
                 self._prev_fresh_from = self._fresh_from or 0
                 self._fresh_from = len(self.terms)
                 for rp in stratum.rules:
