@@ -156,6 +156,31 @@ def test_syntax_error_names_line_and_column(ws: Workspace, loaded: Path, tmp_pat
     assert f"{bad}:6:13" in err and "?s foo:bar ?n" in err and err.rstrip().endswith("^")
 
 
+def test_one_check_for_every_query(ws: Workspace, tmp_path: Path) -> None:
+    """Job specs, the CLI, the console and a job's query phase share one check of untrusted SPARQL."""
+    from fincrime.jobs.spec import query_problems
+    from fincrime.stores.query import check_queries
+
+    texts = {
+        "update.rq": PREFIXES + "INSERT DATA { :a :b :c }",
+        "string.rq": 'SELECT ?x WHERE { BIND("""a note\nDELETE me""" AS ?x) }',
+        "service.rq": "SELECT * WHERE { SERVICE <https://elsewhere.example/sparql> { ?s ?p ?o } }",
+        "ask.rq": "ASK { ?s ?p ?o }",
+    }
+    checked = {c.source: c for c in check_queries(list(texts.items()))}
+    assert checked["update.rq"].problem is not None and checked["update.rq"].problem.line == 4
+    assert "SPARQL updates are not allowed" in checked["update.rq"].problem.message
+    assert checked["string.rq"].form == "select", "an update keyword inside a string is no update"
+    assert "SERVICE" in checked["service.rq"].problem.message
+    assert checked["ask.rq"].form == "ask" and checked["ask.rq"].problem is None
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+    problems = query_problems(sorted(tmp_path.glob("*.rq")))
+    assert sorted(p.where.split(":")[0].rsplit("/", 1)[1] for p in problems) == ["service.rq", "update.rq"]
+    with pytest.raises(SourceError, match="updates are not allowed"):
+        run_embedded(ws.store_dir, texts["update.rq"], source="update.rq")
+
+
 def test_cli_query_and_load(ws: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_job(ws.output_root, JOB, targets=[{"type": "oxigraph", "name": "local"}])
     assert main(["load", "--job", JOB, "--target", "local"]) == 0

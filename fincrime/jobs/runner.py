@@ -289,7 +289,7 @@ def _query(job: _Job) -> None:
 
     start = time.perf_counter()
     job.log("phase", phase="query", total=len(queries))
-    store = job_store(job.job_dir, job.record.id, job.workspace, _embedded_loaded(job), job.spec.get("params") or {})
+    store, graphs_of = job_store(job.job_dir, job.record.id, job.workspace, _embedded_loaded(job), job.spec.get("params") or {})
     done = 0
 
     def on_done(name: str, info: dict[str, Any]) -> None:
@@ -299,7 +299,7 @@ def _query(job: _Job) -> None:
 
     root = Path((job.record.resolved or {})["dataset_dir"])
     results = run_queries(store, queries, root, job.job_dir / "queries", job.spec["outputs"].get("formats", ["csv", "json"]),
-                          on_done, config=load_config(job.workspace.home))
+                          on_done, config=load_config(job.workspace.home), job_id=graphs_of)
     seconds = round(time.perf_counter() - start, 3)
     job.log("phase_done", phase="query", seconds=seconds)
     job.record_phase("query", {"results": results, "seconds": seconds})

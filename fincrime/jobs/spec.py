@@ -28,8 +28,8 @@ from fincrime.jobs.safejson import JsonLimitError, read_limited
 from fincrime.jobs.schema import reference_schema, spec_schema
 from fincrime.security.config import SecurityConfig, load_config
 from fincrime.security.egress import EgressPolicy, EgressRefused
-from fincrime.security.sandbox import check_queries
-from fincrime.security.sparql import QueryLimits, QueryRefused, screen_query, without_service
+from fincrime.security.sparql import QueryLimits
+from fincrime.stores.query import check_queries
 
 SPEC_SUFFIXES = (".job.json", REFERENCE_SUFFIX)
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -180,22 +180,18 @@ def _rule_problems(files: list[Path], spec: dict[str, Any], where: str) -> list[
     return problems
 
 
-_UPDATE = re.compile(r"^\s*(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b", re.I | re.M)
-
-
 def query_problems(paths: list[Path], config: SecurityConfig | None = None) -> list[Problem]:
     """Every problem with untrusted query files, found without running them or calling anyone.
 
-    Each file is read as UTF-8 and screened (size, nesting, ``SERVICE`` against the operator's
-    allow-list and the egress policy) before any parser sees it; what passes is parsed by
-    pyoxigraph in a sandboxed child process (:mod:`fincrime.security.sandbox`) with every
-    ``SERVICE`` turned into ``GRAPH``, so a parser crash or a hang is that query's rejection.
+    Each file is read as UTF-8 (its size checked before it is decoded), then checked by
+    :func:`fincrime.stores.query.check_queries`: screened (size, nesting, ``SERVICE`` against
+    the operator's allow-list and the egress policy) before any parser sees it, and parsed in a
+    sandboxed child process, so a parser crash or a hang is that query's rejection.
     """
     config = config or load_config()
     limits = QueryLimits.from_config(config)
-    policy = EgressPolicy.from_entries(config.egress_allow)
     problems: list[Problem] = []
-    to_parse: list[tuple[str, str]] = []
+    readable: list[tuple[str, str]] = []
     for path in paths:
         try:
             raw = path.read_bytes()
@@ -206,20 +202,10 @@ def query_problems(paths: list[Path], config: SecurityConfig | None = None) -> l
             problems.append(Problem(str(path), f"query is {len(raw):,} bytes, more than the limit of {limits.max_bytes:,}"))
             continue
         try:
-            text = raw.decode("utf-8").removeprefix("\ufeff")
+            readable.append((str(path), raw.decode("utf-8").removeprefix("\ufeff")))
         except UnicodeDecodeError as exc:
             problems.append(Problem(str(path), f"not UTF-8 text (byte {exc.start})"))
-            continue
-        try:
-            screen_query(text, str(path), limits=limits, egress=policy)
-        except QueryRefused as exc:
-            problems.append(_source_problem(exc))
-            continue
-        if _UPDATE.search(text):
-            problems.append(Problem(str(path), "SPARQL updates are not allowed in job queries"))
-            continue
-        to_parse.append((str(path), without_service(text)))
-    for check in check_queries(to_parse) if to_parse else []:
+    for check in check_queries(readable, config=config) if readable else []:
         if check.problem is not None:
             problems.append(_source_problem(check.problem))
     return problems

@@ -24,7 +24,7 @@ import gzip
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,6 +125,18 @@ def _rdf_input(path: Path) -> Iterator[dict[str, Any]]:
             yield {"input": fh}
     else:
         yield {"path": str(path)}
+
+
+def memory_store(paths: Iterable[Path]) -> ox.Store:
+    """An in-memory store of N-Triples files (plain or gzip), in its default graph."""
+    store = ox.Store()
+    for path in paths:
+        try:
+            with _rdf_input(path) as source:
+                store.bulk_load(format=ox.RdfFormat.N_TRIPLES, **source)
+        except SyntaxError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    return store
 
 
 def bulk_load_graph(store: ox.Store, path: Path, graph: ox.NamedNode) -> int:

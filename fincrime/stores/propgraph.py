@@ -30,7 +30,6 @@ An IRI outside the ``entities#`` namespace keeps its full text as id. Amounts ar
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,8 +38,8 @@ from typing import Any
 import polars as pl
 import pyoxigraph as ox
 
-from fincrime.errors import InputError
 from fincrime.jobfolder import chain_members
+from fincrime.stores.embedded import memory_store
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.vocab import ENT, PROP, RDFS, TYPE
 
@@ -120,20 +119,6 @@ _CHAINS = _PREFIXES + """SELECT ?c ?from ?to ?length ?startDate ?endDate ?starti
   BIND(EXISTS { ?c a type:HighValueChain } AS ?highValue) }"""
 
 
-def _load_memory(job: JobFiles) -> ox.Store:
-    store = ox.Store()  # in memory: the mapping never depends on a store having been loaded
-    for path in [*(i.path for i in job.inputs), job.derived]:
-        try:
-            if path.name.endswith(".gz"):
-                with gzip.open(path, "rb") as fh:
-                    store.bulk_load(input=fh, format=ox.RdfFormat.N_TRIPLES)
-            else:
-                store.bulk_load(path=str(path), format=ox.RdfFormat.N_TRIPLES)
-        except SyntaxError as exc:
-            raise InputError(f"{path}: {exc}") from None
-    return store
-
-
 def _props(solution: ox.QuerySolution, names: list[str]) -> Props:
     out = {}
     for name in names:
@@ -159,7 +144,8 @@ class PropertyGraph:
 
 def build(job: JobFiles) -> PropertyGraph:
     """Maps a job's input data and derived chains to vertices and edges."""
-    store = _load_memory(job)
+    # in memory: the mapping never depends on a store having been loaded
+    store = memory_store([*(i.path for i in job.inputs), job.derived])
     vertices: dict[str, Vertex] = {}
     edges: list[Edge] = []
     for s in store.query(_PARTIES):

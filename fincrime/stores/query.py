@@ -1,9 +1,10 @@
 """Running SPARQL queries: against the embedded store or a remote SPARQL 1.1 endpoint.
 
 Both give a :class:`QueryResult` of pyoxigraph terms, so the output formats
-(:mod:`fincrime.stores.results`) do not care where the answer came from. A query is parsed
-locally first, so a syntax error is reported with its line and column in the ``.rq`` file
-whatever the server would have said.
+(:mod:`fincrime.stores.results`) do not care where the answer came from. A query is checked
+locally first (:func:`check_queries`, the one check of untrusted SPARQL: job specs, the CLI,
+the console and a job's query phase use it), so a syntax error is reported with its line and
+column in the ``.rq`` file whatever the server would have said.
 """
 
 from __future__ import annotations
@@ -11,14 +12,25 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyoxigraph as ox
 
 from fincrime.errors import FincrimeError, SourceError
+from fincrime.security.config import SecurityConfig, load_config
+from fincrime.security.egress import EgressPolicy
+from fincrime.security.sandbox import check_queries as sandboxed_parse
+from fincrime.security.sparql import (
+    QueryLimits,
+    QueryRefused,
+    ServiceClause,
+    screen_query,
+    without_service,
+)
 from fincrime.security.sparql import syntax_error as sparql_syntax_error
+from fincrime.stores.embedded import EmbeddedStore
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 _PREFIX = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.I)
@@ -45,28 +57,64 @@ def declared_prefixes(text: str) -> dict[str, str]:
     return {(m.group(1) or ""): m.group(2) for m in _PREFIX.finditer(text)}
 
 
-def check_syntax(text: str, source: str, *, config: Any = None) -> str:
-    """Screens and parses an untrusted query without running it; returns its form.
+#: A SPARQL update; named in the refusal when the query parser refuses such a text.
+_UPDATE = re.compile(r"^\s*(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b", re.I | re.M)
 
-    The form is ``select``, ``ask`` or ``graph``. The query is screened first (size, nesting,
-    ``SERVICE`` against the operator's allow-list: :func:`fincrime.security.sparql.screen_query`),
-    then parsed in a sandboxed child process (:mod:`fincrime.security.sandbox`) with every
-    ``SERVICE`` turned into ``GRAPH``, so a syntax error names line and column, a parser
-    crash is a clean refusal, and checking never calls anybody. Raises
-    :class:`~fincrime.errors.SourceError`.
+
+@dataclass(frozen=True)
+class CheckedQuery:
+    """One untrusted query after :func:`check_queries`: its form when it may run, else the problem."""
+
+    source: str
+    text: str
+    form: str | None = None  # select, ask or graph
+    problem: SourceError | None = None
+    services: tuple[ServiceClause, ...] = ()  # the allowed SERVICE clauses it calls
+
+
+def check_queries(queries: Sequence[tuple[str, str]], *, config: SecurityConfig | None = None) -> list[CheckedQuery]:
+    """Screens and parses untrusted ``(source, text)`` queries without running them or calling anyone.
+
+    The one check of a query, wherever it comes from (a job spec, ``fincrime query``, the
+    console, a job's query phase). Each query is screened first (size, nesting, ``SERVICE``
+    against the operator's allow-list and the egress policy:
+    :func:`fincrime.security.sparql.screen_query`), then what passes is parsed in one sandboxed
+    child process (:mod:`fincrime.security.sandbox`) with every ``SERVICE`` turned into
+    ``GRAPH``: a syntax error names line and column, a parser crash or a hang is that query's
+    refusal, and checking never calls anybody. A SPARQL update is refused as such.
     """
-    from fincrime.security.config import load_config
-    from fincrime.security.egress import EgressPolicy
-    from fincrime.security.sandbox import check_queries
-    from fincrime.security.sparql import QueryLimits, screen_query, without_service
-
     config = config or load_config()
-    screen_query(text, source, limits=QueryLimits.from_config(config),
-                 egress=EgressPolicy.from_entries(config.egress_allow))
-    (check,) = check_queries([(source, without_service(text))])
-    if check.problem is not None:
-        raise check.problem
-    return str(check.form)
+    limits = QueryLimits.from_config(config)
+    policy = EgressPolicy.from_entries(config.egress_allow)
+    out: list[CheckedQuery] = []
+    to_parse: list[int] = []
+    for source, text in queries:
+        try:
+            screened = screen_query(text, source, limits=limits, egress=policy)
+        except QueryRefused as exc:
+            out.append(CheckedQuery(source, text, problem=exc))
+            continue
+        to_parse.append(len(out))
+        out.append(CheckedQuery(source, text, services=tuple(screened.services)))
+    parsed = sandboxed_parse([(out[i].source, without_service(out[i].text)) for i in to_parse]) if to_parse else []
+    for i, check in zip(to_parse, parsed, strict=True):
+        q = out[i]
+        problem = check.problem
+        update = _UPDATE.search(q.text) if problem is not None else None
+        if update is not None:
+            line = q.text.count("\n", 0, update.start(1)) + 1
+            problem = SourceError("SPARQL updates are not allowed in queries", source=q.source, line=line)
+        out[i] = replace(q, form=None if problem else check.form, problem=problem)
+    return out
+
+
+def check_syntax(text: str, source: str, *, config: SecurityConfig | None = None) -> str:
+    """Screens and parses one untrusted query (:func:`check_queries`); returns its form
+    (``select``, ``ask`` or ``graph``) or raises :class:`~fincrime.errors.SourceError`."""
+    (checked,) = check_queries([(source, text)], config=config)
+    if checked.problem is not None:
+        raise checked.problem
+    return str(checked.form)
 
 
 def _form(result: Any) -> str:
@@ -107,24 +155,43 @@ def from_oxigraph(result: Any, prefixes: dict[str, str]) -> QueryResult:
     return QueryResult("graph", triples=triples, prefixes=prefixes)
 
 
+def run_checked(store: Any, query: CheckedQuery, *, config: SecurityConfig | None = None,
+                job_id: str | None = None) -> QueryResult:
+    """Runs a query that :func:`check_queries` let through on a store (an ``ox.Store`` or an
+    :class:`~fincrime.stores.embedded.EmbeddedStore`, which ``job_id`` narrows to one job's graphs).
+
+    Right before it runs, the host of every allowed ``SERVICE`` endpoint is resolved and judged
+    by the egress policy, so a name that has come to point somewhere private is never called.
+    """
+    if query.problem is not None:
+        raise query.problem
+    config = config or load_config()
+    policy = EgressPolicy.from_entries(config.egress_allow)
+    for clause in query.services:
+        parts = urllib.parse.urlsplit(clause.endpoint or "")
+        policy.resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
+                       f"SERVICE <{clause.endpoint}>")
+    try:
+        result = store.query(query.text) if job_id is None else store.query(query.text, job_id=job_id)
+    except SyntaxError as exc:
+        raise syntax_error(exc, query.text, query.source) from None
+    except (OSError, ValueError) as exc:  # evaluation errors (bad regex, service failure...)
+        raise FincrimeError(f"{query.source}: query failed: {exc}") from None
+    return from_oxigraph(result, declared_prefixes(query.text))
+
+
 def run_embedded(store_dir: Any, text: str, *, source: str, job_id: str | None = None,
-                 config: Any = None) -> QueryResult:
+                 config: SecurityConfig | None = None) -> QueryResult:
     """Runs ``text`` on the workspace's embedded store (read-only), one job's graphs or all.
 
-    The query is checked first (:func:`check_syntax`), so nothing it contains can crash this
+    The query is checked first (:func:`check_queries`), so nothing it contains can crash this
     process or make it call an endpoint the operator did not allow.
     """
-    from fincrime.stores.embedded import EmbeddedStore
-
-    check_syntax(text, source, config=config)
-    store = EmbeddedStore(store_dir, read_only=True)
-    try:
-        result = store.query(text, job_id=job_id)
-    except SyntaxError as exc:
-        raise syntax_error(exc, text, source) from None
-    except OSError as exc:  # evaluation errors (bad regex, service failure...)
-        raise FincrimeError(f"{source}: query failed: {exc}") from None
-    return from_oxigraph(result, declared_prefixes(text))
+    config = config or load_config()
+    (checked,) = check_queries([(source, text)], config=config)
+    if checked.problem is not None:
+        raise checked.problem
+    return run_checked(EmbeddedStore(store_dir, read_only=True), checked, config=config, job_id=job_id)
 
 
 # ------------------------------------------------------------------------ remote

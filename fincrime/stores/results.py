@@ -1,22 +1,27 @@
-"""Writing query results: a rich table for people, CSV / JSON / N-Triples for pipes.
+"""Writing query results: a rich table for people, CSV / JSON / N-Triples for pipes and files.
 
 CSV and JSON follow the W3C SPARQL 1.1 result formats (``text/csv``,
 ``application/sparql-results+json``); a CONSTRUCT/DESCRIBE result in CSV/JSON has the
 columns ``subject, predicate, object``. N-Triples takes graph results, and a SELECT with
 exactly three columns (the seed queries' ``?S ?P ?O``) read as subject, predicate, object.
+:func:`write_files` is the files a job keeps of each of its queries.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from itertools import islice
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 import pyoxigraph as ox
 
 from fincrime.errors import InputError
+from fincrime.jobfolder import write_atomic
 from fincrime.stores.query import QueryResult, Term
 from fincrime.vocab import DEFAULT_PREFIXES
 
@@ -171,3 +176,44 @@ def write_result(result: QueryResult, fmt: str, out: TextIO, console: object | N
 
         return write_table(result, console or Console(file=out))
     raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+
+
+def _is_triple(row: list[Term | None]) -> bool:
+    s, p, o = row
+    return isinstance(s, ox.NamedNode | ox.BlankNode) and isinstance(p, ox.NamedNode) and o is not None
+
+
+def write_files(result: QueryResult, out_dir: Path, name: str, formats: Sequence[str]) -> dict[str, Any]:
+    """The files a job keeps of one query's result, in ``out_dir``; returns ``{"kind", "rows",
+    "files"}`` (files relative to ``out_dir``'s parent).
+
+    ``<name>.nt`` for CONSTRUCT/DESCRIBE and for a ``SELECT ?S ?P ?O`` whose every row is a
+    triple (the reference's way of extracting triples), ``<name>.csv`` / ``<name>.json`` (as
+    ``formats`` say) for other SELECTs, ``<name>.json`` for ASK.
+    """
+    def write(suffix: str, writer: Any, what: QueryResult) -> int:
+        buf = io.StringIO()
+        n = writer(what, buf)
+        files.append(out_dir / f"{name}.{suffix}")
+        write_atomic(files[-1], buf.getvalue())
+        return n
+
+    files: list[Path] = []
+    if result.form == "ask":
+        write("json", write_json, result)
+        info: dict[str, Any] = {"kind": "ask", "rows": 1, "value": bool(result.boolean)}
+    elif result.form == "graph":
+        info = {"kind": "construct", "rows": write("nt", write_nt, result)}
+    else:
+        rows = list(result.rows)
+        result = replace(result, rows=rows)
+        if [v.lower() for v in result.variables] == ["s", "p", "o"] and all(map(_is_triple, rows)):
+            info = {"kind": "select-triples", "rows": write("nt", write_nt, result)}
+        else:
+            info = {"kind": "select", "rows": len(rows)}
+            if "json" in formats:
+                write("json", write_json, result)
+            if "csv" in formats:
+                write("csv", write_csv, result)
+    info["files"] = [f.relative_to(out_dir.parent).as_posix() for f in files]
+    return info
