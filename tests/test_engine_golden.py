@@ -262,3 +262,28 @@ def test_derived_only_excludes_input_and_duplicates():
     r = run("[?x, :p, ?y] :- [?x, :p, ?y] .\n[?x, :q, ?y] :- [?x, :p, ?y] .", "<:a> <:p> <:b> .\n")
     assert facts(r) == {(":a", ":q", ":b")}
     assert r.count(derived_only=False) == 2
+
+
+def test_explain_follows_tuple_tables_and_aggregates_down_to_input_facts():
+    from engine_support import PREFIXES, RDF_TYPE
+
+    from fincrime.engine import materialize_frame
+    from fincrime.engine.explain import explain
+    from fincrime.rdf import parse_document
+    from fincrime.rules import parse_program
+
+    rules = ("tt:edge(?t, ?x, ?y) :- [?t, :from, ?x], [?t, :to, ?y] .\n"
+             "tt:degree(?x, ?n, ?m) :- AGGREGATE(tt:edge(?t, ?x, ?y) ON ?x BIND COUNT(?y) AS ?n BIND COUNT(DISTINCT ?y) AS ?m) .\n"
+             "[?x, a, :Hub] :- tt:degree(?x, ?n, ?m), FILTER(?m >= 2) .")
+    program = parse_program(rules, "<test>", prefixes={**PREFIXES, "tt": "http://t/"})
+    data = "".join(f"<:t{i}> <:from> <:{x}> .\n<:t{i}> <:to> <:{y}> .\n" for i, (x, y) in enumerate(["ab", "ac", "da"]))
+    data = data.replace("<:", "<http://e/")
+    result = materialize_frame(program, parse_document(data))
+    tree = explain(result, program, ("<http://e/a>", f"<{RDF_TYPE}>", "<http://e/Hub>"))
+    (degree,) = tree.children
+    assert degree.table == "http://t/degree" and degree.fact == ("<http://e/a>", f'"2"{INT}', f'"2"{INT}')
+    assert degree.note == "aggregating 2 answers"
+    edges = sorted(c.fact for c in degree.children)
+    assert edges == [("<http://e/t0>", "<http://e/a>", "<http://e/b>"), ("<http://e/t1>", "<http://e/a>", "<http://e/c>")]
+    assert all(len(c.children) == 2 and all(g.input for g in c.children) for c in degree.children)
+    assert degree.text().startswith("http://t/degree(<http://e/a>, ")

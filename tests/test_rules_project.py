@@ -103,8 +103,26 @@ NAMES = ("FanInHub", "FanOutHub", "CycleParty", "ScatterGatherParty", "GatherSca
 
 
 def typology(data: str, params: dict | None = None) -> dict[str, set[str]]:
-    r = run(["typologies.dlog"], data, params)
-    return {n: members(r, n) for n in NAMES}
+    return flags(run(["typologies.dlog"], data, params))
+
+
+def flags(result) -> dict[str, set[str]]:
+    return {n: members(result, n) for n in NAMES}
+
+
+def alerts(result) -> dict[str, list[dict[str, list[str]]]]:
+    """Typology alerts by typology: each a dict of property local name -> values (entities as
+    local names, literals as their lexical form)."""
+    nodes: dict[str, dict[str, list[str]]] = {}
+    kinds = {s for s, p, o in result.triples() if p == RDF_TYPE and o == f"<{TYPE}TypologyAlert>"}
+    for s, p, o in result.triples():
+        if s in kinds and p.startswith(f"<{PROP}"):
+            value = o[len(ENT) + 1 : -1] if o.startswith(f"<{ENT}") else o.split('"')[1] if o.startswith('"') else o
+            nodes.setdefault(s, {}).setdefault(p[len(PROP) + 1 : -1], []).append(value)
+    out: dict[str, list[dict[str, list[str]]]] = {}
+    for node in nodes.values():
+        out.setdefault(node["hasTypology"][0], []).append({k: sorted(v) for k, v in node.items()})
+    return out
 
 
 # --- one graph with every typology at its own parties, over ordinary background traffic -------
@@ -204,15 +222,45 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def every_typology() -> dict[str, set[str]]:
-    return typology(background() + fan_in() + merchant() + fan_out() + cycle() + layering() + scatter_gather()
-                    + gather_scatter() + structuring() + bipartite())
+def every_typology():  # type: ignore[no-untyped-def]
+    return run(["typologies.dlog"], background() + fan_in() + merchant() + fan_out() + cycle() + layering()
+               + scatter_gather() + gather_scatter() + structuring() + bipartite())
 
 
 def test_every_typology_flags_exactly_its_own_parties(every_typology):
     # the merchant, the background and the parties of the other typologies are never flagged;
     # the gather-scatter hub and the scatter-gather target are not also fan-in hubs
-    assert every_typology == EXPECTED
+    assert flags(every_typology) == EXPECTED
+
+
+def test_every_flag_has_an_alert_saying_why(every_typology):
+    found = alerts(every_typology)
+    assert set(found) == {"fan_in", "fan_out", "cycle", "scatter_gather", "gather_scatter", "layering",
+                          "structuring", "bipartite"}
+    for typ, nodes in found.items():  # every alert names its parties, transfers and window
+        for node in nodes:
+            assert node["flagsParty"] and node["involvesTransaction"], typ
+            assert node["hasWindowStart"][0] <= node["hasWindowEnd"][0], typ
+    flagged = {p for nodes in found.values() for n in nodes for p in n["flagsParty"]}
+    assert flagged == set().union(*EXPECTED.values())
+    (fan,) = found["fan_in"]
+    assert fan["flagsParty"] == ["hub"] and fan["hasCounterpartyCount"] == ["6"]
+    assert fan["involvesTransaction"] == [f"fin{i}" for i in range(6)]
+    assert float(fan["hasExpectedCount"][0]) < 6 / 8  # the baseline the cluster was judged against
+    assert (fan["hasWindowStart"], fan["hasWindowEnd"]) == (["2024-01-03T10:00:00"], ["2024-01-04T15:00:00"])
+    (gs,) = found["gather_scatter"]
+    assert (gs["hasInflowCount"], gs["hasOutflowCount"]) == (["4"], ["4"])
+    assert (float(gs["hasInflowAmount"][0]), float(gs["hasOutflowAmount"][0])) == (24240.0, 22980.0)
+    (cyc,) = found["cycle"]
+    assert cyc["hasTransferCount"] == ["3"] and cyc["flagsParty"] == ["x", "y", "z"]
+    (lay,) = found["layering"]
+    assert lay["hasTransferCount"] == ["5"] and lay["involvesTransaction"] == [f"l{i}" for i in range(5)]
+    (sg,) = found["scatter_gather"]
+    assert sg["hasCounterpartyCount"] == ["3"] and len(sg["involvesTransaction"]) == 6
+    (st,) = found["structuring"]
+    assert (st["hasDepositsUnder"], st["hasDepositsOver"], st["hasThreshold"]) == (["6"], ["0"], ["10000"])
+    (bp,) = found["bipartite"]
+    assert bp["hasCounterpartyCount"] == ["2"] and len(bp["involvesTransaction"]) == 4
 
 
 def test_variants_that_break_each_pattern():

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -160,7 +161,9 @@ def explain_cmd(
     prefixes = program.prefixes
 
     def label(node: Derivation) -> str:
-        text = " ".join(_term_short(t, prefixes) for t in node.fact)
+        terms = [_term_short(t, prefixes) for t in node.fact]
+        text = f"{_term_short(node.table, prefixes)}({', '.join(terms)})" if node.table else " ".join(terms)
+        text = escape(text)
         if node.input:
             return f"{text}  [dim](input)[/dim]"
         if node.rule is not None:

@@ -21,6 +21,7 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "data": (".nt", ".nt.gz"),
     "rules": (".dlog",),
     "queries": (".rq",),
+    "ground_truth": (".nt", ".nt.gz", ".csv"),
 }
 MAX_MATCHES = 10_000
 MAX_VISITED = 200_000  # directory entries one spec may make us look at

@@ -137,13 +137,13 @@ def _files_of(record: R.JobRecord) -> tuple[dict[str, Any], dict[str, list[Path]
     resolved = record.resolved or {}
     spec = resolved["spec"]
     root = Path(resolved["dataset_dir"])
-    files = {kind: [root / rel for rel in spec.get(kind, [])] for kind in ("data", "rules", "queries")}
+    files = {kind: [root / rel for rel in spec.get(kind, [])] for kind in ("data", "rules", "queries", "ground_truth")}
     return spec, files
 
 
 def _hash_inputs(job: _Job) -> None:
     job.inputs = []
-    for kind in ("data", "rules", "queries"):
+    for kind in ("data", "rules", "queries", "ground_truth"):
         for path in job.files[kind]:
             if not path.is_file():
                 raise FincrimeError(f"{path}: input file disappeared since the spec was accepted")

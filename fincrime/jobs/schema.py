@@ -145,6 +145,9 @@ def spec_schema() -> dict[str, Any]:
             "data": {**_PATTERNS, "description": "N-Triples input (*.nt, *.nt.gz)."},
             "rules": {**_PATTERNS, "description": "Datalog rule files (*.dlog)."},
             "queries": {**_PATTERNS, "description": "SPARQL queries (*.rq) run after reasoning."},
+            "ground_truth": {**_PATTERNS, "description": "Ground truth of laundering attempts (*.nt, *.nt.gz "
+                             "or the generator's ground-truth.csv): scored in the report and by fincrime score, "
+                             "never loaded as data."},
             "prefixes": {
                 "type": "object",
                 "maxProperties": 64,

@@ -38,6 +38,7 @@ DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULTS: dict[str, Any] = {
     "rules": [],
     "queries": [],
+    "ground_truth": [],
     "prefixes": {},
     "params": {},
     "engine": {"type": "memory"},
@@ -48,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "notify": [],
     "retry": {"attempts": 3, "backoff_seconds": 2.0},
 }
-KINDS = ("data", "rules", "queries")
+KINDS = ("data", "rules", "queries", "ground_truth")
 
 
 def is_spec_file(path: Path) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from fincrime.errors import InputError
+from fincrime.evidence import ALERT_PREDICATES, read_alerts
 from fincrime.jobfolder import (
     CHAIN_CLASSES,
     HIGH_VALUE_CHAIN,
@@ -300,7 +301,9 @@ def _build(job_dir: Path, manifest: dict[str, Any], data: pl.DataFrame, derived:
         if s in entities:
             findings.setdefault(cls, []).append(s)
 
+    alert_rows = derived.filter(pl.col("p").is_in(list(ALERT_PREDICATES))).select("s", "p", lexical("o"))
     return JobData(
+        alerts=read_alerts(alert_rows.iter_rows()),
         job_dir=job_dir,
         manifest=manifest,
         chains=chains,

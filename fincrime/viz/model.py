@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from fincrime.evidence import TypologyAlert
 from fincrime.scoring import Attempt
 
 
@@ -115,6 +116,7 @@ class JobData:
     findings: dict[str, list[str]]  # derived non-chain class IRI -> member IRIs
     attempts: list[Attempt] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    alerts: list[TypologyAlert] = field(default_factory=list)  # why each typology flag was raised
 
     @property
     def job_id(self) -> str:

@@ -130,6 +130,13 @@ def _table_data(job: JobData, pictures: dict[str, str]) -> dict[str, Any]:
     return {"parties": parties, "chains": rows}
 
 
+def _count_by(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for x in items:
+        out[x] = out.get(x, 0) + 1
+    return out
+
+
 def _findings(job: JobData) -> list[dict[str, Any]]:
     tx_ids = set(job.transactions["tx"].to_list()) if job.findings else set()
     out = []
@@ -141,6 +148,42 @@ def _findings(job: JobData) -> list[dict[str, Any]]:
         out.append({
             "cls": cls, "name": local_name(cls), "typology": typology_of(cls),
             "count": len(members), "members": listed,
+        })
+    return out
+
+
+#: Transfers listed per alert (the count is always complete).
+ALERT_TRANSFERS = 50
+
+
+def _alerts(job: JobData) -> list[dict[str, Any]]:
+    """Typology alerts for the report: the reason in words, the flagged parties, the window and
+    the transfers involved (capped per alert, and at LIST_CAP alerts a typology)."""
+    if not job.alerts:
+        return []
+    tx = job.transactions
+    wanted = {t for a in job.alerts for t in a.transactions[:ALERT_TRANSFERS]}
+    rows = {r[0]: r for r in tx.filter(tx["tx"].is_in(list(wanted))).iter_rows()} if wanted else {}
+    shown: dict[str, int] = {}
+    out = []
+    for a in job.alerts:
+        shown[a.typology] = shown.get(a.typology, 0) + 1
+        if shown[a.typology] > LIST_CAP:
+            continue
+        transfers = []
+        for t in a.transactions[:ALERT_TRANSFERS]:
+            row = rows.get(t)
+            if row is None:
+                transfers.append({"tx": local_name(t), "from": "", "to": "", "amount": None, "date": ""})
+                continue
+            _, orig, ben, amount, date = row[:5]
+            transfers.append({"tx": local_name(t), "from": job.party(orig).name, "to": job.party(ben).name,
+                              "amount": amount, "date": date})
+        transfers.sort(key=lambda r: (r["date"], r["tx"]))
+        out.append({
+            "typology": a.typology, "reason": a.reason(), "iri": a.iri,
+            "parties": [{"iri": p, "name": job.party(p).name} for p in a.parties],
+            "start": a.start, "end": a.end, "n_transfers": len(a.transactions), "transfers": transfers,
         })
     return out
 
@@ -176,6 +219,9 @@ def report_context(job: JobData) -> dict[str, Any]:
         "software": _flatten(manifest.get("software") or {}),
         "has_overview": (viz / "overview.html").exists(),
         "findings": _findings(job),
+        "alerts": _alerts(job),
+        "alert_counts": sorted(_count_by(a.typology for a in job.alerts).items()),
+        "alert_transfers": ALERT_TRANSFERS,
         "scores": card.rows if card else [],
         "card": card,
         "coverage": coverage,

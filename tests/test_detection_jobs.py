@@ -1,0 +1,109 @@
+"""Typology detection in a job: a spec's ground truth (scored, never loaded as data), alerts in
+the results and the report, ``fincrime score`` on the finished job, ``fincrime explain`` of a flag."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fincrime.cli import main
+from fincrime.generator import GeneratorConfig, generate
+from fincrime.jobs import registry as R
+from fincrime.jobs.runner import run_job
+from fincrime.jobs.service import errors_path, submit
+from fincrime.workspace import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+TYPOLOGIES = "fan_in=2,fan_out=2,cycle=2,scatter_gather=2,gather_scatter=2,layering=2,structuring=2,bipartite=2"
+
+
+def run_spec(tmp: Path, spec: Path) -> R.JobRecord:
+    workspace = Workspace(home=tmp / "home", output_root=tmp / "out")
+    with R.Registry(workspace.registry_path) as registry:
+        sub = submit(registry, spec, workspace.output_root, env={})
+        if sub.status == R.REJECTED:
+            return registry.get(sub.job_id)
+        lease = R.Lease.mine()
+        assert registry.claim(sub.job_id, lease)
+        return run_job(registry, sub.job_id, lease, workspace=workspace, sleep=lambda s: None)
+
+
+def dataset(root: Path, spec: dict) -> Path:  # type: ignore[type-arg]
+    folder = root / "aml"
+    generate(GeneratorConfig(out=folder, transactions=20_000, seed=5, end_date="2024-05-01", format="nt.gz",
+                             typologies=TYPOLOGIES))
+    (folder / "rules").mkdir()
+    shutil.copy(REPO / "rules" / "typologies.dlog", folder / "rules")
+    path = folder / "aml.job.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("detect")
+    spec = dataset(tmp / "in", {
+        "name": "aml", "data": ["parties-*.nt.gz", "transactions-*.nt.gz"], "rules": "rules/*.dlog",
+        "ground_truth": "ground-truth.nt", "targets": [], "outputs": {"report": True},
+    })
+    job = run_spec(tmp, spec)
+    assert job.status == R.DONE, job.error
+    return job, Path(job.output_dir)
+
+
+def test_ground_truth_is_recorded_not_loaded(finished):
+    _, out = finished
+    manifest = json.loads((out / "manifest.json").read_text())
+    kinds = {Path(i["path"]).name: i["kind"] for i in manifest["inputs"]}
+    assert kinds["ground-truth.nt"] == "ground_truth" and len(manifest["inputs"][0]["sha256"]) == 64
+    results = (out / "results.nt").read_text()
+    assert "LaunderingAttempt" not in results  # the rules never saw the ground truth
+    assert "TypologyAlert" in results and "FanInHub" in results
+
+
+def test_report_shows_alerts_and_scores(finished):
+    _, out = finished
+    html = (out / "report.html").read_text()
+    assert 'id="alerts"' in html and "distinct ordinary payers paid it similar amounts" in html
+    assert 'id="scores"' in html and "<th class=\"num\">F1</th>" in html
+    assert "gather_scatter" in html and "no attempt" in html
+
+
+def test_score_command_on_the_finished_job(finished, capsys):
+    _, out = finished
+    assert main(["score", "--job-dir", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    rows = {r["typology"]: r for r in doc["typologies"]}
+    assert set(rows) == {"fan_in", "fan_out", "cycle", "scatter_gather", "gather_scatter", "layering",
+                         "structuring", "bipartite"}
+    assert all(r["attempts"] == 2 for r in rows.values())
+    assert doc["totals"]["recall"] >= 0.8 and doc["totals"]["precision"] >= 0.8, doc["totals"]
+    assert doc["ground_truth"]["sources"][0].endswith("ground-truth.nt")
+
+
+def test_ground_truth_path_must_stay_inside_the_dataset(tmp_path):
+    folder = tmp_path / "in" / "ds"
+    folder.mkdir(parents=True)
+    (folder / "data.nt").write_text("")
+    (tmp_path / "in" / "gt.nt").write_text("")
+    spec = folder / "ds.job.json"
+    spec.write_text(json.dumps({"name": "ds", "data": "data.nt", "ground_truth": "../gt.nt"}))
+    job = run_spec(tmp_path, spec)
+    assert job.status == R.REJECTED
+    problems = json.loads(errors_path(spec).read_text())["problems"]
+    assert any("ground_truth" in p["where"] and "'..'" in p["message"] for p in problems), problems
+
+
+def test_explain_a_flag_down_to_input_facts(finished, capsys):
+    _, out = finished
+    results = (out / "results.nt").read_text().splitlines()
+    line = next(x for x in results if x.endswith("<http://oxfordsemantic.tech/transactions/classes#StructuringAccount> ."))
+    party = line.split(" ")[0]
+    data = out.parent.parent.parent / "in" / "aml"
+    assert main(["explain", "-r", str(data / "rules" / "typologies.dlog"), "-d", str(data / "transactions-0.nt.gz"),
+                 "-d", str(data / "parties-0.nt.gz"), f"{party} a type:StructuringAccount"]) == 0
+    text = capsys.readouterr().out
+    assert "typologies.dlog" in text and "structuring" in text and "(input)" in text
