@@ -14,7 +14,8 @@ Layout (parse -> plan -> execute; spec -> runner -> outputs):
 
 __version__ = "0.1.0"
 
-# Before anything imports polars: its allocator reads this setting once, when it loads.
-from fincrime.engine.memory.allocator import configure_jemalloc as _configure_jemalloc
+# Before anything imports polars: its allocator reads this setting once, when it loads. (The
+# module imports nothing that loads polars; tests/test_startup.py checks it in a fresh process.)
+from fincrime.jemalloc import configure_jemalloc as _configure_jemalloc
 
 _configure_jemalloc()

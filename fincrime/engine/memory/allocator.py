@@ -1,25 +1,16 @@
 """Give freed memory back to the system between rounds.
 
 Reasoning allocates and frees large transient frames every round. Without help, RSS only grows:
-polars' jemalloc keeps freed pages for 10 s by default, and glibc's malloc (used by numpy) keeps
-its freed heap until trimmed. Measured on 1.9M chains: 7.1 GB RSS with 0.7 GB live; 1.0 GB with
-immediate jemalloc decay and ``malloc_trim`` (bench/RESULTS.md).
-
-``configure_jemalloc`` must run before polars is first imported; ``fincrime/__init__.py`` calls it.
+glibc's malloc (used by numpy) keeps its freed heap until trimmed, and polars' jemalloc keeps
+freed pages unless told otherwise (:mod:`fincrime.jemalloc`, set before polars loads). Measured
+on 1.9M chains: 7.1 GB RSS with 0.7 GB live; 1.0 GB with immediate jemalloc decay and
+``malloc_trim`` (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
-
-_JEMALLOC_ENV = "_RJEM_MALLOC_CONF"  # read by the jemalloc inside polars when it loads
-
-
-def configure_jemalloc() -> None:
-    """Ask polars' jemalloc to return freed pages at once (unless the user configured it)."""
-    os.environ.setdefault(_JEMALLOC_ENV, "dirty_decay_ms:0,muzzy_decay_ms:0")
 
 
 def _load_trim():  # type: ignore[no-untyped-def]
