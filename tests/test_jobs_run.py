@@ -153,6 +153,25 @@ def test_rules_and_params_reach_the_engine(tmp_path: Path) -> None:
     assert job.counts["derived_triples"] == len(derived.splitlines())  # nothing is intermediate here
 
 
+def test_a_job_plans_its_rules_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fincrime.rules.plan as plan_module
+
+    spec = make_dataset(tmp_path / "in", n=4, spec={"name": "x", "data": "*.nt", "rules": "*.dlog", "targets": []},
+                        queries={})
+    (spec.parent / "r.dlog").write_text((REPO / "rules" / "suspicious-chains.dlog").read_text())
+    workspace = Workspace(home=tmp_path / "home", output_root=tmp_path / "out")
+    with R.Registry(workspace.registry_path) as registry:
+        sub = submit(registry, spec, workspace.output_root, env={})
+        lease = R.Lease.mine()
+        assert registry.claim(sub.job_id, lease)
+        calls = []
+        real = plan_module._plan
+        monkeypatch.setattr(plan_module, "_plan", lambda p: calls.append(p) or real(p))
+        job = run_job(registry, sub.job_id, lease, workspace=workspace, sleep=lambda s: None)
+    assert job.status == R.DONE, job.error
+    assert len(calls) == 1, "load_program checks the plan, the engine runs that same plan"
+
+
 PARAMS = {"minimum": 1e-05, "start": "2024-01-01T00:00:00", "limit": 1003, "flag": True, "label": "fan_in"}
 PARAM_TYPES = {"minimum": "double", "start": "dateTime", "limit": "integer", "flag": "boolean", "label": "string"}
 PARAM_RULES = """@prefix param: <https://w3id.org/fincrime/param#> .

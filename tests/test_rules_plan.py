@@ -20,6 +20,19 @@ def _rule(text: str, index: int = 0):  # type: ignore[no-untyped-def]
     return [rp for s in plan.strata for rp in s.rules][index]
 
 
+def test_a_program_is_planned_once_until_its_rules_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fincrime.rules.plan as plan_module
+
+    calls = []
+    real = plan_module._plan
+    monkeypatch.setattr(plan_module, "_plan", lambda p: calls.append(p) or real(p))
+    program = load_program([ROOT / "rules" / "suspicious-chains.dlog"])  # checking plans it
+    assert build_plan(program) is build_plan(program) and len(calls) == 1
+    extra = parse_program("[?x, :q, ?y] :- [?x, :p, ?y] .", prefixes={"": "http://e/"})
+    program.rules.extend(extra.rules)
+    assert len(build_plan(program).rule_plans()) == len(real(program).rule_plans()) and len(calls) == 2
+
+
 def test_chain_extension_reads_the_chain_once() -> None:
     program = load_program([ROOT / "rules" / "suspicious-chains.dlog"])
     plan = build_plan(program)

@@ -7,6 +7,7 @@ strings (see :mod:`fincrime.rdf.terms`), so a rule constant and a data term comp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,9 @@ class Program:
     rules: list[Rule] = field(default_factory=list)
     prefixes: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    # The plan of these rules, kept by :func:`fincrime.rules.plan.build_plan` with the rules it
+    # was built from, so checking a program and running it plan it once.
+    plan_cache: tuple[tuple[Rule, ...], Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def facts(self) -> list[Rule]:

@@ -226,7 +226,20 @@ def _negative_keys(body: BodyPlan) -> list[RelKey]:
 
 
 def build_plan(program: Program) -> ProgramPlan:
-    """Stratify a program and plan each rule; raise when negation or aggregation is recursive."""
+    """Stratify a program and plan each rule; raise when negation or aggregation is recursive.
+
+    The plan is kept on the program: planning it again (the engine, after ``load_program``
+    checked it) returns the same plan, until its rules change.
+    """
+    rules = tuple(program.rules)
+    if program.plan_cache is not None and program.plan_cache[0] == rules:
+        return program.plan_cache[1]  # type: ignore[no-any-return]
+    plan = _plan(program)
+    program.plan_cache = (rules, plan)
+    return plan
+
+
+def _plan(program: Program) -> ProgramPlan:
     facts = [r for r in program.rules if r.is_fact]
     rules = [r for r in program.rules if not r.is_fact]
     plans = [RulePlan(i, r, plan_body(r.body)) for i, r in enumerate(rules)]
