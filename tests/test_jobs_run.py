@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from test_jobs_support import engine_available, make_dataset
+from test_jobs_support import make_dataset
 
 from fincrime.jobs import registry as R
 from fincrime.jobs.runner import run_job
@@ -135,7 +135,6 @@ def test_lease_guards_against_double_finish(tmp_path: Path) -> None:
         assert [e.status for e in registry.events(sub.job_id)].count(R.DONE) == 1
 
 
-@pytest.mark.skipif(not engine_available(), reason="rule engine not in this build yet")
 def test_rules_and_params_reach_the_engine(tmp_path: Path) -> None:
     spec = make_dataset(tmp_path / "in", n=6, spec={
         "name": "x", "data": "*.nt", "rules": "big.dlog", "params": {"limit": 1003}},
@@ -170,6 +169,28 @@ def test_a_job_plans_its_rules_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         job = run_job(registry, sub.job_id, lease, workspace=workspace, sleep=lambda s: None)
     assert job.status == R.DONE, job.error
     assert len(calls) == 1, "load_program checks the plan, the engine runs that same plan"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_debug_reaches_the_engine_as_an_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug: bool) -> None:
+    """``fincrime --debug run`` asks the engine for its own logs through its options; the engine
+    never looks at the CLI's state."""
+    import fincrime.jobs.runner as runner
+
+    seen = []
+    real = runner.materialize
+    monkeypatch.setattr(runner, "materialize", lambda *a, **k: seen.append(k["engine_options"]) or real(*a, **k))
+    spec = make_dataset(tmp_path / "in", n=2, spec={"name": "x", "data": "*.nt", "rules": "*.dlog", "targets": []},
+                        queries={})
+    (spec.parent / "r.dlog").write_text("[?x, <http://e/q>, ?y] :- [?x, <http://e/p>, ?y] .\n")
+    workspace = Workspace(home=tmp_path / "home", output_root=tmp_path / "out")
+    with R.Registry(workspace.registry_path) as registry:
+        sub = submit(registry, spec, workspace.output_root, env={})
+        lease = R.Lease.mine()
+        assert registry.claim(sub.job_id, lease)
+        job = run_job(registry, sub.job_id, lease, workspace=workspace, sleep=lambda s: None, debug=debug)
+    assert job.status == R.DONE, job.error
+    assert seen == [{"debug": True} if debug else None]
 
 
 PARAMS = {"minimum": 1e-05, "start": "2024-01-01T00:00:00", "limit": 1003, "flag": True, "label": "fan_in"}
@@ -210,7 +231,7 @@ def test_params_are_typed_alike_for_rules_and_queries(tmp_path: Path, targets: l
 SEED = REPO.parent / "shared" / "seed"
 
 
-@pytest.mark.skipif(not SEED.is_dir() or not engine_available(), reason="needs ../shared/seed and the rule engine")
+@pytest.mark.skipif(not SEED.is_dir(), reason="needs ../shared/seed")
 def test_reference_rules_and_queries_run_as_a_job(tmp_path: Path) -> None:
     import shutil
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_jobs_support import engine_available, make_dataset, write_json
+from test_jobs_support import make_dataset, write_json
 
 from fincrime.jobs.paths import resolve_patterns
 from fincrime.jobs.problems import SpecRejected
@@ -132,7 +132,6 @@ def test_sparql_update_is_refused(tmp_path: Path) -> None:
     assert any("drop.rq" in p for p in problems_of(spec))
 
 
-@pytest.mark.skipif(not engine_available(), reason="rule engine not in this build yet")
 def test_rule_syntax_errors_are_listed_per_file(tmp_path: Path) -> None:
     spec = make_dataset(tmp_path, spec={"name": "x", "data": "*.nt", "rules": "*.dlog"})
     (spec.parent / "a.dlog").write_text("[?x, a, :B] :- [?x, a, :A] \n")

@@ -49,12 +49,3 @@ def write_json(path: Path, doc: Any) -> None:
     tmp = path.with_name("." + path.name + ".tmp")
     tmp.write_text(json.dumps(doc), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def engine_available() -> bool:
-    try:
-        from fincrime.engine import materialize  # noqa: F401
-        from fincrime.rules import load_program  # noqa: F401
-    except ImportError:
-        return False
-    return True

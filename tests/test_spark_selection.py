@@ -52,7 +52,7 @@ def test_job_spec_engine_settings_select_spark(tmp_path: Path) -> None:
     spec = folder / "chains.job.json"
     spec.write_text(json.dumps({
         "name": "chains", "data": "*.nt", "rules": "*.dlog", "params": {"maxChainLength": 2},
-        "engine": {"type": "spark", "master": "local[2]", "partitions": 2},
+        "engine": {"type": "spark", "master": "local[2]", "partitions": 2}, "keep": {"derived": "nt"},
     }))
     workspace = Workspace(home=tmp_path / "home", output_root=tmp_path / "out")
     with R.Registry(workspace.registry_path) as registry:

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from fincrime.cli.common import console, console_err, parse_pairs
+from fincrime.cli.common import console, console_err, parse_pairs, state
 from fincrime.errors import InputError
 from fincrime.jobfolder import REPORT
 
@@ -149,7 +149,8 @@ def _run_claimed(registry: Any, job_id: str, workspace: Any, progress: bool) -> 
         raise InputError(f"job {job_id} is not queued (someone else started it?)")
     display = RunDisplay() if progress else None
     try:
-        record = run_job(registry, job_id, lease, workspace=workspace, observer=display, progress=progress)
+        record = run_job(registry, job_id, lease, workspace=workspace, observer=display, progress=progress,
+                         debug=state.debug)
     finally:
         if display:
             display.close()

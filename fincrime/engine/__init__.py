@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from fincrime.engine.memory.executor import MemoryExecutor
-from fincrime.engine.progress import Progress
+from fincrime.engine.progress import Progress, ProgressFn, progress_reporter
 from fincrime.engine.result import Result
 from fincrime.errors import InputError
 from fincrime.rdf import iter_frames
@@ -30,7 +30,6 @@ from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
 
 ENGINES = ("memory", "spark")
-ProgressFn = Callable[[Any], None]  # called with Progress events (str() of one is its line)
 
 
 def materialize(
@@ -115,15 +114,6 @@ def _reason(program: Program, executor: MemoryExecutor, say: ProgressFn, timings
     executor.run(plan, say)
     timings["reason"] = time.perf_counter() - loaded
     return Result(executor, input_rows, timings)
-
-
-def progress_reporter(progress: bool | ProgressFn) -> ProgressFn:
-    """A progress callback from ``progress``: a function as is, True prints, False is silent."""
-    if callable(progress):
-        return progress
-    if progress:
-        return lambda message: print(message, flush=True)
-    return lambda _: None
 
 
 __all__ = ["ENGINES", "Result", "materialize", "materialize_frame"]

@@ -13,8 +13,11 @@ are the numbers a progress bar needs: what is done out of what total, and the ra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+ProgressFn = Callable[[Any], None]  # called with Progress events (str() of one is its line)
 
 
 @dataclass(frozen=True)
@@ -58,4 +61,13 @@ class Progress:
         return out
 
 
-__all__ = ["Progress"]
+def progress_reporter(progress: bool | ProgressFn) -> ProgressFn:
+    """A progress callback from ``progress``: a function as is, True prints, False is silent."""
+    if callable(progress):
+        return progress
+    if progress:
+        return lambda event: print(event, flush=True)
+    return lambda _: None
+
+
+__all__ = ["Progress", "ProgressFn", "progress_reporter"]

@@ -48,11 +48,6 @@ def prepare_demo(folder: Path, *, transactions: int = 10_000, regenerate: bool =
     spec = json.loads((repo / "jobs" / "demo.job.json").read_text(encoding="utf-8"))
     if not any((folder / "queries").glob("*.rq")):
         spec.pop("queries", None)
-    try:
-        from fincrime.viz import render_job, write_report  # noqa: F401
-    except ImportError:
-        say("note: this build has no chain visualizations; the demo runs without them")
-        spec["outputs"]["visualizations"], spec["outputs"]["report"] = [], False
     target = folder / "demo.job.json"
     target.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     return target

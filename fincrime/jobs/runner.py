@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fincrime import viz
+from fincrime.engine import materialize
 from fincrime.errors import FincrimeError
 from fincrime.jobfolder import (
     CONTEXT,
@@ -34,9 +36,13 @@ from fincrime.jobfolder import (
 )
 from fincrime.jobs import registry as R
 from fincrime.jobs.outputs import JobLog, software_versions
+from fincrime.jobs.queries import job_store, run_queries
 from fincrime.jobs.spec import sha256_file
 from fincrime.rdf import write_ntriples
+from fincrime.rules import load_program
 from fincrime.security.config import load_config
+from fincrime.stores import load_job
+from fincrime.stores.httpclient import TargetUnavailable
 from fincrime.workspace import Workspace
 
 HEARTBEAT_SECONDS = 1.0
@@ -51,21 +57,9 @@ class JobInterrupted(Exception):
     """The process is shutting down (SIGTERM); the job goes back to the queue and resumes later."""
 
 
-class MissingComponent(FincrimeError):
-    """A phase needs a component this build does not have."""
-
-
-def _transient_types() -> tuple[type[BaseException], ...]:
-    try:
-        from fincrime.stores.httpclient import TargetUnavailable
-    except ImportError:
-        return TRANSIENT
-    return (*TRANSIENT, TargetUnavailable)
-
-
 def is_transient(exc: BaseException) -> bool:
     """A failure worth retrying: a store that is down, anywhere in the exception's cause chain."""
-    kinds = _transient_types()
+    kinds = (*TRANSIENT, TargetUnavailable)
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, kinds) or getattr(seen, "transient", False):
@@ -120,6 +114,7 @@ class _Job:
     sleep: Callable[[float], None]
     phases: dict[str, Any] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    debug: bool = False  # the engine's own logs too (Spark's), as ``fincrime --debug run`` asks
 
     def done(self, phase: str) -> bool:
         return phase in self.phases
@@ -227,13 +222,10 @@ def _reason(job: _Job) -> None:
         write_ntriples(results, [])
         write_ntriples(job.job_dir / CONTEXT, [])
     else:
-        try:
-            from fincrime.engine import materialize
-            from fincrime.rules import load_program
-        except ImportError as exc:
-            raise MissingComponent(f"the spec has rules but this build has no rule engine ({exc})") from None
         engine = job.spec.get("engine", {})
         options = {k: engine[k] for k in ("master", "cores", "memory", "partitions") if k in engine}
+        if job.debug:
+            options["debug"] = True
         program = load_program([str(p) for p in rules], prefixes=job.spec.get("prefixes") or None, params=job.spec.get("params") or None)
         result = materialize(program, [str(p) for p in job.files["data"]], engine=engine.get("type", "memory"),
                              engine_options=options or None, progress=lambda event: _engine_event(job, event))
@@ -285,8 +277,6 @@ def _query(job: _Job) -> None:
     if job.done("query"):
         job.log("skip", phase="query", message="already done before the interruption")
         return
-    from fincrime.jobs.queries import job_store, run_queries
-
     start = time.perf_counter()
     job.log("phase", phase="query", total=len(queries))
     store, graphs_of = job_store(job.job_dir, job.record.id, job.workspace, _embedded_loaded(job), job.spec.get("params") or {})
@@ -325,10 +315,6 @@ def _load(job: _Job, which: Callable[[dict[str, Any]], bool]) -> None:
     if not any(which(t) for t in targets):
         return
     job.status(R.LOADING)
-    try:
-        from fincrime.stores import load_job
-    except ImportError as exc:
-        raise MissingComponent(f"the spec has load targets but this build has no store loaders ({exc})") from None
     retry = job.spec.get("retry", {})
     attempts, backoff = int(retry.get("attempts", 3)), float(retry.get("backoff_seconds", 2.0))
     record_manifest(job, R.LOADING)  # stores read the inputs and the job id from the manifest
@@ -370,10 +356,6 @@ def _visualize(job: _Job) -> None:
     if job.done("visualize"):
         job.log("skip", phase="visualize", message="already done before the interruption")
         return
-    try:
-        import fincrime.viz as viz
-    except ImportError as exc:
-        raise MissingComponent(f"the spec asks for visualizations but this build has no fincrime.viz ({exc})") from None
     start = time.perf_counter()
     job.log("phase", phase="visualize", formats=formats, report=report)
     record_manifest(job, R.VISUALIZING)
@@ -400,6 +382,7 @@ def run_job(
     observer: Callable[[dict[str, Any]], None] | None = None,
     progress: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    debug: bool = False,
 ) -> R.JobRecord:
     """Runs a claimed job to a final status (or back to the queue on shutdown); returns its record.
 
@@ -415,7 +398,8 @@ def run_job(
     spec, files = _files_of(record)
     workspace = workspace or Workspace(home=registry.path.parent, output_root=job_dir.parent.parent)
     log = JobLog(job_dir / LOG, job_id, observer)
-    job = _Job(registry, record, lease, workspace, log, job_dir, spec, files, progress, sleep, phases=dict(record.phases))
+    job = _Job(registry, record, lease, workspace, log, job_dir, spec, files, progress, sleep, phases=dict(record.phases),
+               debug=debug)
     in_main = threading.current_thread() is threading.main_thread()
     watchdog = _Watchdog(registry.path, job_id, lease.token, in_main)
     previous: dict[int, Any] = {}

@@ -26,6 +26,7 @@ from fincrime.jobs.problems import Problem, SpecRejected
 from fincrime.jobs.reference import REFERENCE_SUFFIX, map_reference
 from fincrime.jobs.safejson import JsonLimitError, read_limited
 from fincrime.jobs.schema import reference_schema, spec_schema
+from fincrime.rules import load_program
 from fincrime.security.config import SecurityConfig, load_config
 from fincrime.security.egress import EgressPolicy, EgressRefused
 from fincrime.security.sparql import QueryLimits
@@ -157,10 +158,6 @@ def _schema_problems(doc: Any, schema: dict[str, Any], where: str) -> list[Probl
 def _rule_problems(files: list[Path], spec: dict[str, Any], where: str) -> list[Problem]:
     if not files:
         return []
-    try:
-        from fincrime.rules import load_program
-    except ImportError:
-        return [Problem(f"{where}: rules", "this build has no rule engine (fincrime.rules is missing)")]
     prefixes = spec.get("prefixes") or None
     params = spec.get("params") or None
     problems = []

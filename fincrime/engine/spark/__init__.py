@@ -16,14 +16,12 @@ type classes), ``executor`` and ``result``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fincrime.engine import progress_reporter
+from fincrime.engine.progress import ProgressFn, progress_reporter
 from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
-
-ProgressFn = Callable[[str], None]
 
 
 def materialize_spark(

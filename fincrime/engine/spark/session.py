@@ -101,16 +101,6 @@ def options_from_cli(
     return out
 
 
-def _debug_wanted(options: SparkOptions) -> bool:
-    if options.debug:
-        return True
-    try:
-        from fincrime.cli.common import state
-    except ImportError:  # pragma: no cover - the CLI is optional for library use
-        return False
-    return bool(state.debug)
-
-
 def _log_config(debug: bool) -> Path:
     folder = Path(tempfile.gettempdir()) / f"fincrime-spark-{os.getuid()}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,7 +162,7 @@ def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers run this interpreter (the UDF that spells numbers imports fincrime)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    debug = _debug_wanted(options)
+    debug = options.debug
     java_opts = f"-Dlog4j2.configurationFile=file:{_log_config(debug)}"
     builder = (
         SparkSession.builder.master(options.master)
