@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ from fincrime.errors import InputError
 from fincrime.jobfolder import MANIFEST, offered_files
 from fincrime.jobs import registry as R
 from fincrime.jobs.spec import DATASET_NAME
+from fincrime.jobs.watcher import Watcher
+from fincrime.server.uploads import kind_of, name_problem
 from fincrime.workspace import Workspace
 
 MAX_OBJECT_BYTES = 2 << 30
@@ -55,7 +58,7 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 
 def s3_client(endpoint_url: str | None, region: str | None = None) -> Any:
-    import boto3
+    import boto3  # a fraction of a second to import: only bucket commands pay it
     from botocore.config import Config
 
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region or os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
@@ -93,8 +96,6 @@ class BucketInput:
 
     def _accept(self, key: str, size: int) -> tuple[str, str] | None:
         """(dataset, path in it) of an acceptable key, or None (said once)."""
-        from fincrime.server.uploads import name_problem
-
         rel = key[len(self.prefix):]
         dataset, _, path = rel.partition("/")
         if rel.endswith(".errors.json") or not path:
@@ -124,8 +125,6 @@ class BucketInput:
 
     def sync(self) -> int:
         """One pass: downloads what changed; returns how many files it wrote."""
-        from fincrime.server.uploads import kind_of
-
         objects = self._objects()
         by_dataset: dict[str, list[tuple[str, str, str]]] = {}
         for obj in objects:
@@ -156,8 +155,6 @@ class BucketInput:
 
     def settle(self, pause: float, rounds: int = 10) -> None:
         """Syncs until nothing is left to download (specs waiting for their settling listing too)."""
-        import time
-
         for _ in range(rounds):
             wrote = self.sync()
             waiting = any(self._etags.get(k) != e for k, e in self._spec_seen.items())
@@ -235,8 +232,6 @@ class BucketLoop(threading.Thread):
 def watch_bucket(url: str, workspace: Workspace, options: Any, *, endpoint_url: str | None, output_url: str | None,
                  say: Callable[[str], None]) -> None:
     """``fincrime watch s3://...``: the folder watcher over a mirror kept in step with the bucket."""
-    from fincrime.jobs.watcher import Watcher
-
     bucket, prefix = parse_s3_url(url)
     output = parse_s3_url(output_url) if output_url else None
     client = s3_client(endpoint_url)

@@ -12,14 +12,13 @@ from viz_support import make_jobs
 from fincrime.errors import InputError
 from fincrime.jobfolder import (
     MANIFEST,
-    chain_counts,
-    chain_members,
     clean_temporaries,
     listed_outputs,
     read_manifest,
     write_atomic,
     write_manifest,
 )
+from fincrime.jobfolder.chains import chain_counts, chain_members
 from fincrime.stores.jobfiles import read_job
 from fincrime.stores.propgraph import build, element_id
 from fincrime.viz.loader import load_job

@@ -31,7 +31,7 @@ print("setting when polars loaded:", globals().get("seen"))
 """
 
 
-@pytest.mark.parametrize("module", ["fincrime.cli", "fincrime.engine"])
+@pytest.mark.parametrize("module", ["fincrime.engine", "fincrime.jobs.runner"])
 def test_allocator_is_configured_before_polars_loads(module: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != ENV}
     done = subprocess.run([sys.executable, "-c", PROBE.format(env=ENV, module=module)], env=env,
@@ -48,3 +48,12 @@ def test_a_users_own_allocator_setting_is_kept() -> None:
     done = subprocess.run([sys.executable, "-c", f"import os, fincrime; print(os.environ[{ENV!r}])"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "dirty_decay_ms:250"
+
+
+def test_the_command_starts_without_the_heavy_libraries() -> None:
+    """``fincrime --help`` (every command module registered) loads none of what the commands run."""
+    heavy = ("polars", "pyoxigraph", "pyspark", "fastapi", "uvicorn", "boto3", "jinja2", "gremlin_python", "pyarrow")
+    probe = f"import sys, fincrime.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -20,8 +20,14 @@ from typing import Any
 
 from fincrime.cases.alerts import Alerts, NewAlert
 from fincrime.cases.db import Casework
-from fincrime.jobfolder import HIGH_VALUE_CHAIN, SUSPICIOUS_CHAIN
+from fincrime.jobfolder.chains import HIGH_VALUE_CHAIN, SUSPICIOUS_CHAIN
 from fincrime.jobs.registry import now_iso
+from fincrime.scoring import typology_of
+from fincrime.stores.embedded import EmbeddedStore
+from fincrime.stores.jobfiles import job_graph
+from fincrime.viz.chain_page import party_activity
+from fincrime.viz.loader import load_job
+from fincrime.viz.model import local_name
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +82,6 @@ def _dataset(job: Any) -> str:
 
 
 def typology_alerts(job: Any, facts: dict[str, list[list[str]]] | None = None) -> list[NewAlert]:
-    from fincrime.scoring import typology_of
-    from fincrime.viz.chain_page import party_activity
-    from fincrime.viz.model import local_name
-
     facts = facts or {}
     flagged_parties = [m for members in job.findings.values() for m in members if m in job.parties]
     activity = party_activity(job, flagged_parties, cap=EVIDENCE_TRANSFERS) if flagged_parties else {}
@@ -116,9 +118,6 @@ def store_facts(store_dir: Path, job_id: str, subjects: list[str]) -> dict[str, 
     if not subjects or not store_dir.is_dir():
         return {}
     try:
-        from fincrime.stores.embedded import EmbeddedStore
-        from fincrime.stores.jobfiles import job_graph
-
         store = EmbeddedStore(store_dir, read_only=True)
         if job_id not in store.jobs():
             return {}
@@ -145,8 +144,6 @@ def store_facts(store_dir: Path, job_id: str, subjects: list[str]) -> dict[str, 
 
 def ingest_job(cw: Casework, job_dir: Path, *, store_dir: Path | None = None, actor: str = "system") -> int:
     """Turns a finished job's findings into alerts; returns how many alerts were new."""
-    from fincrime.viz.loader import load_job
-
     job = load_job(job_dir)
     subjects = sorted({m for members in job.findings.values() for m in members})
     facts = store_facts(store_dir, job.job_id, subjects) if store_dir else {}

@@ -1,9 +1,11 @@
 """The ``fincrime`` command.
 
-Each sub-module registers its commands with ``register(app)``; heavy libraries are imported
-inside the commands so ``fincrime --help`` stays fast. Errors derived from
-:class:`fincrime.errors.FincrimeError` print as one line (exit 2 for bad input, 1 otherwise);
-``--debug`` shows the traceback instead.
+Each sub-module registers its commands with ``register(app)``. A command imports what it runs
+(the engine, the stores, the pictures, the server: polars, pyoxigraph, pyspark, fastapi, boto3)
+inside its body, so ``fincrime --help`` and every other command start without them
+(tests/test_startup.py holds the package to that); light modules are imported at the top.
+Errors derived from :class:`fincrime.errors.FincrimeError` print as one line (exit 2 for bad
+input, 1 otherwise); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import typer
 
 from fincrime import __version__
 from fincrime.cli.common import console_err, spread_multi_values, state
+from fincrime.errors import FincrimeError
 
 app = typer.Typer(
     name="fincrime",
@@ -63,8 +66,6 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
-    from fincrime.errors import FincrimeError
-
     args = spread_multi_values(list(sys.argv[1:] if argv is None else argv))
     try:
         returned = app(args=args, standalone_mode=False)

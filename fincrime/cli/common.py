@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 
@@ -56,8 +57,6 @@ def spread_multi_values(argv: list[str]) -> list[str]:
     >>> spread_multi_values(["reason", "-r", "a.dlog", "b.dlog", "--data", "x.nt", "y.nt", "--stats"])
     ['reason', '-r', 'a.dlog', '-r', 'b.dlog', '--data', 'x.nt', '--data', 'y.nt', '--stats']
     """
-    from pathlib import Path
-
     command_at = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
     if command_at is None or argv[command_at] not in MULTI_VALUE_OPTIONS:
         return list(argv)

@@ -7,6 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
 from fincrime.cli.common import console
 
@@ -148,15 +158,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _with_progress(run):  # type: ignore[no-untyped-def]
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     columns = (
         TextColumn("[bold]{task.description:<12}"),
@@ -181,8 +182,6 @@ def _with_progress(run):  # type: ignore[no-untyped-def]
 
 
 def _print_report(report: GenerationReport) -> None:
-    from rich.table import Table
-
     table = Table(title=f"Generated into {report.out}", title_justify="left")
     table.add_column("file")
     table.add_column("kind")

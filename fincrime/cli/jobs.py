@@ -7,10 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
 from fincrime.cli.common import console, console_err, parse_pairs, state
 from fincrime.errors import InputError
 from fincrime.jobfolder import REPORT
+from fincrime.jobs import registry as R
+from fincrime.jobs.problems import SpecRejected
+from fincrime.jobs.schema import spec_schema
+from fincrime.workspace import Workspace
 
 jobs_app = typer.Typer(
     help="Inspect and control jobs in the registry (FINCRIME_HOME/registry.sqlite).\n\n"
@@ -23,16 +37,6 @@ class RunDisplay:
     """Shows a job's events: a line per phase, progress bars for queries and loads."""
 
     def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console, transient=False)
@@ -95,8 +99,6 @@ class RunDisplay:
 
 
 def _summary(job: Any) -> None:
-    from rich.table import Table
-
     table = Table(title=f"job {job.id}", show_header=False)
     colour = {"done": "green", "failed": "red", "cancelled": "yellow", "rejected": "red"}.get(job.status, "white")
     table.add_row("status", f"[{colour}]{job.status}[/]")
@@ -122,9 +124,7 @@ def _problems(problems: list[dict[str, Any]]) -> None:
 
 def run_spec(spec: Path, output: Path | None, params: dict[str, Any], engine: str | None, progress: bool) -> Any:
     """Validates, registers and runs one spec in the foreground; returns the final job record."""
-    from fincrime.jobs import registry as R
     from fincrime.jobs.service import notify_finished, submit
-    from fincrime.workspace import Workspace
 
     workspace = Workspace.from_env(output)
     with R.Registry(workspace.registry_path) as registry:
@@ -140,7 +140,6 @@ def run_spec(spec: Path, output: Path | None, params: dict[str, Any], engine: st
 
 
 def _run_claimed(registry: Any, job_id: str, workspace: Any, progress: bool) -> Any:
-    from fincrime.jobs import registry as R
     from fincrime.jobs.runner import run_job
     from fincrime.jobs.service import notify_finished
 
@@ -209,7 +208,6 @@ def register(app: typer.Typer) -> None:
         """
         from fincrime.jobs.spec import memory_mb
         from fincrime.jobs.watcher import Watcher, WatchOptions
-        from fincrime.workspace import Workspace
 
         is_bucket = input_dir.startswith("s3://")
         if not is_bucket and (endpoint_url or output_bucket):
@@ -246,11 +244,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime jobs list --status done --limit 10
         """
-        from rich.table import Table
-
-        from fincrime.jobs import registry as R
-        from fincrime.workspace import Workspace
-
         if status and status not in R.STATUSES:
             raise InputError(f"--status {status!r}: one of {', '.join(R.STATUSES)}")
         with R.Registry(Workspace.from_env().registry_path) as registry:
@@ -278,11 +271,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime jobs show demo_20250101_001
         """
-        from rich.table import Table
-
-        from fincrime.jobs import registry as R
-        from fincrime.workspace import Workspace
-
         with R.Registry(Workspace.from_env().registry_path) as registry:
             job, events = registry.get(job_id), registry.events(job_id)
         if as_json:
@@ -309,9 +297,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime jobs retry demo_20250101_003 --run
         """
-        from fincrime.jobs import registry as R
-        from fincrime.workspace import Workspace
-
         with R.Registry(Workspace.from_env().registry_path) as registry:
             registry.retry(job_id)
             if not run:
@@ -329,9 +314,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime jobs cancel demo_20250101_002
         """
-        from fincrime.jobs import registry as R
-        from fincrime.workspace import Workspace
-
         with R.Registry(Workspace.from_env().registry_path) as registry:
             outcome = registry.request_cancel(job_id)
         console.print(f"{job_id}: {outcome}")
@@ -342,7 +324,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime jobs validate input/demo/demo.job.json
         """
-        from fincrime.jobs.problems import SpecRejected
         from fincrime.jobs.spec import validate_spec
 
         try:
@@ -361,8 +342,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime jobs schema --write jobs/schema.json
         """
-        from fincrime.jobs.schema import spec_schema
-
         text = json.dumps(spec_schema(), indent=2) + "\n"
         if write:
             write.write_text(text, encoding="utf-8")

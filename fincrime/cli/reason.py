@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+import re
+import shlex
 import time
 from pathlib import Path
 
@@ -183,8 +185,6 @@ def explain_cmd(
 
 def _compact(label: str, prefixes: dict[str, str]) -> str:
     """``file.dlog:12 [?c, a, type:X], …`` for a rule label full of IRIs."""
-    import re
-
     where, _, heads = label.partition(" ")
     heads = re.sub(r"<([^>]*)>", lambda m: _short(m.group(1), prefixes), heads)
     heads = heads.replace("rdf:type", "a")
@@ -200,8 +200,6 @@ def _term_short(term: str, prefixes: dict[str, str]) -> str:
 
 def parse_fact(text: str, prefixes: dict[str, str]) -> tuple[str, str, str]:
     """Three terms: N-Triples terms, prefixed names or ``a``."""
-    import shlex
-
     from fincrime.rdf.terms import iri
     from fincrime.vocab import RDF_TYPE
 

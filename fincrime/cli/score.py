@@ -8,6 +8,8 @@ import typer
 
 from fincrime.cli.common import console
 from fincrime.errors import InputError
+from fincrime.scoring import dumps, render_table, score_job
+from fincrime.workspace import Workspace
 
 
 def score_cmd(
@@ -26,9 +28,6 @@ def score_cmd(
 
     Example: fincrime score --job demo_20250101_001 --json
     """
-    from fincrime.scoring import dumps, render_table, score_job
-    from fincrime.workspace import Workspace
-
     if (job is None) == (job_dir is None):
         raise InputError("give exactly one of --job ID or --job-dir PATH")
     folder = job_dir if job_dir is not None else Workspace.from_env(output_root).find_job_dir(job or "")

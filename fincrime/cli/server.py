@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
+from fincrime.cases.db import Casework
 from fincrime.cli.common import console, console_err
 from fincrime.errors import InputError
+from fincrime.workspace import Workspace
 
 users_app = typer.Typer(
     help="Console and API accounts in FINCRIME_HOME/casework.sqlite.\n\n"
@@ -37,9 +40,7 @@ def _password(from_stdin: bool, prompt: str = "Password") -> str:
 
 
 def _users():
-    from fincrime.cases.db import Casework
     from fincrime.cases.users import Users
-    from fincrime.workspace import Workspace
 
     return Users(Casework.open(Workspace.from_env()))
 
@@ -68,12 +69,10 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
-        from fincrime.cases.db import Casework
         from fincrime.cases.export import ReportingEntity
         from fincrime.cases.users import Users
         from fincrime.server.app import create_app
         from fincrime.server.config import ServerConfig, is_loopback
-        from fincrime.workspace import Workspace
 
         if not is_loopback(host) and not allow_remote:
             raise InputError(f"--host {host}: not a loopback address; add --allow-remote (and serve it behind HTTPS)")
@@ -113,8 +112,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime users list
         """
-        from rich.table import Table
-
         table = Table("user", "name", "e-mail", "role", "state")
         for u in _users().list():
             table.add_row(u.username, u.full_name, u.email, u.role, "disabled" if u.disabled else "active")
@@ -165,8 +162,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime users tokens ivy
         """
-        from rich.table import Table
-
         table = Table("id", "user", "name", "created", "last used", "revoked")
         for t in _users().tokens(username):
             table.add_row(t["id"], t["username"], t["name"], t["created_at"][:19], (t["last_used_at"] or "")[:19],
@@ -190,8 +185,6 @@ def register(app: typer.Typer) -> None:
 
         Example: fincrime users audit --object case:3
         """
-        from rich.table import Table
-
         cw = _users().cw
         if verify:
             bad = cw.verify_audit()

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
 
 from fincrime.cli.common import console, console_err
 from fincrime.errors import FincrimeError, InputError
+from fincrime.workspace import Workspace
 
 
 def _read_query(path: str) -> tuple[str, str]:
@@ -44,7 +57,6 @@ def query(
     """
     from fincrime.stores.query import check_syntax, run_embedded, run_remote
     from fincrime.stores.results import FORMATS, write_result
-    from fincrime.workspace import Workspace
 
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
@@ -81,12 +93,7 @@ def query(
 
 def _gremlin_query(text: str, source: str, fmt: str | None) -> None:
     """Prints a Gremlin script's results: JSON (one document), CSV or a table of maps."""
-    import csv
-
-    from rich.table import Table
-
     from fincrime.stores.gremlin import embedded_location, query_embedded
-    from fincrime.workspace import Workspace
 
     rows = query_embedded(embedded_location({}, Workspace.from_env()), text, source=source)
     fmt = fmt or ("table" if console.is_terminal else "json")
@@ -181,24 +188,13 @@ def load(
 
     Example: fincrime load --job demo_20250101_001 --target virtuoso
     """
-    from rich.table import Table
-
     from fincrime.security.egress import egress_policy
     from fincrime.stores import load_job, read_job
-    from fincrime.workspace import Workspace
 
     workspace = Workspace.from_env(output)
     job_dir = workspace.find_job_dir(job)
     targets, trusted = resolve_targets(read_job(job_dir), workspace, target, type_)
     policy = egress_policy(workspace.home).allowing(*trusted)
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
     table = Table("target", "type", "graph / folder", "derived triples / elements", "seconds",
                   header_style="bold")
@@ -251,12 +247,8 @@ def serve_sparql(
     Example: fincrime serve-sparql --port 7878 --token-env SPARQL_TOKEN
     (then: curl -H "Authorization: Bearer $SPARQL_TOKEN" 'http://127.0.0.1:7878/sparql?query=ASK{}')
     """
-    import os
-    import signal
-
     from fincrime.security.config import load_config
     from fincrime.stores.server import ServeOptions, make_server
-    from fincrime.workspace import Workspace
 
     workspace = Workspace.from_env()
     options = ServeOptions.from_config(load_config(workspace.home))

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from fincrime.cli.common import console
 from fincrime.errors import InputError
+from fincrime.workspace import Workspace
 
 
 def viz(
@@ -27,12 +30,8 @@ def viz(
 
     Example: fincrime viz --job demo_20250101_001 --top 20 --format html --format png
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
     from fincrime.viz import render_job, write_report
     from fincrime.viz.loader import load_job
-    from fincrime.workspace import Workspace
 
     if (job is None) == (job_dir is None):
         raise InputError("give exactly one of --job ID or --job-dir PATH")

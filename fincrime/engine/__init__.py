@@ -44,7 +44,7 @@ def materialize(
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} (choose one of {', '.join(ENGINES)})")
     if engine == "spark":
-        from fincrime.engine.spark import materialize_spark
+        from fincrime.engine.spark import materialize_spark  # pyspark loads only for a Spark run
 
         return materialize_spark(program, list(data_paths), engine_options or {}, progress)
     say = progress_reporter(progress)

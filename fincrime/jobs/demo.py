@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fincrime.errors import FincrimeError
+from fincrime.generator import GeneratorConfig, generate
 
 REPO = Path(__file__).resolve().parents[2]
 #: A few attempts of every typology, so the demo's pictures and report have something to show.
@@ -31,8 +32,6 @@ def _copy_tree(src: Path, dst: Path, pattern: str) -> int:
 def prepare_demo(folder: Path, *, transactions: int = 10_000, regenerate: bool = False,
                  say: Callable[[str], None] = print, repo: Path = REPO) -> Path:
     """Fills ``folder`` (data, rules, queries, ``demo.job.json``); returns the spec path."""
-    from fincrime.generator import GeneratorConfig, generate
-
     folder.mkdir(parents=True, exist_ok=True)
     if regenerate or not any(folder.glob("transactions-*.nt.gz")):
         say(f"generating {transactions:,} transactions with laundering typologies into {folder}")

@@ -29,15 +29,15 @@ from fincrime.jobfolder import (
     DERIVED_FORMATS,
     LOG,
     RESULTS,
-    chain_counts,
     clean_temporaries,
     listed_outputs,
+    sha256_file,
     write_manifest,
 )
+from fincrime.jobfolder.chains import chain_counts
 from fincrime.jobs import registry as R
 from fincrime.jobs.outputs import JobLog, software_versions
 from fincrime.jobs.queries import job_store, run_queries
-from fincrime.jobs.spec import sha256_file
 from fincrime.rdf import write_ntriples
 from fincrime.rules import load_program
 from fincrime.security.config import load_config

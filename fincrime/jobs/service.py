@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 
 from fincrime.errors import InputError
-from fincrime.jobfolder import LOG, write_json_atomic
+from fincrime.jobfolder import LOG, sha256_file, write_json_atomic
 from fincrime.jobs import registry as R
 from fincrime.jobs.notify import deliver, payload_for
 from fincrime.jobs.outputs import JobLog
@@ -31,7 +31,6 @@ from fincrime.jobs.spec import (
     dataset_id,
     memory_mb,
     notify_target_problems,
-    sha256_file,
     spec_stem,
     validate_spec,
 )

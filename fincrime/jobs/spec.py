@@ -10,7 +10,6 @@ parses every rule file and query. It returns a :class:`ValidSpec` or raises
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from typing import Any
 import jsonschema
 
 from fincrime.errors import SourceError
+from fincrime.jobfolder import sha256_file
 from fincrime.jobs.paths import resolve_patterns
 from fincrime.jobs.problems import Problem, SpecRejected
 from fincrime.jobs.reference import REFERENCE_SUFFIX, map_reference
@@ -64,14 +64,6 @@ def spec_stem(path: Path) -> str:
         if path.name.endswith(suffix):
             return path.name[: -len(suffix)]
     return path.stem
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def memory_mb(text: str | None) -> int:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fincrime.errors import FincrimeError
+from fincrime.jobfolder import sha256_file
 from fincrime.jobs import registry as R
 from fincrime.jobs.memory import (
     estimate_need_mb,
@@ -48,7 +49,7 @@ from fincrime.jobs.memory import (
 from fincrime.jobs.problems import Problem
 from fincrime.jobs.safejson import JsonLimitError, read_limited
 from fincrime.jobs.service import notify_finished, reject, submit
-from fincrime.jobs.spec import is_spec_file, sha256_file
+from fincrime.jobs.spec import is_spec_file
 from fincrime.security.config import load_config
 from fincrime.workspace import Workspace
 

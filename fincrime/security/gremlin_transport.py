@@ -7,6 +7,7 @@ checks every URL it opens (a redirect, or a literal address aiohttp would not re
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from typing import Any
 
@@ -25,8 +26,6 @@ class _CheckingResolver(AbstractResolver):
         self._inner = aiohttp.ThreadedResolver()
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
-        import ipaddress
-
         self._policy.check_host(self._what, host)
         results = await self._inner.resolve(host, port, family)
         if not self._policy.allows_name(host):

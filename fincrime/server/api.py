@@ -25,6 +25,7 @@ from fincrime.jobs import registry as R
 from fincrime.server import jobview
 from fincrime.server.auth import Principal, ctx_of, require
 from fincrime.server.context import Context
+from fincrime.server.sparql import run_query
 from fincrime.server.uploads import Receiver, dataset_dir, receive_body, receive_multipart
 
 router = APIRouter(prefix="/api")
@@ -304,8 +305,6 @@ class SparqlRequest(BaseModel):
              description="The first rows as JSON (format=json), or every row as CSV (format=csv). "
              "SERVICE is refused; the query stops at the server's timeout.")
 def sparql(request: Request, body: SparqlRequest, p: Investigator) -> Response:
-    from fincrime.server.sparql import run_query
-
     c = ctx(request)
     answer = run_query(c.config.workspace.store_dir, body.query, job=body.job, rows=c.config.query_rows,
                        timeout=c.config.query_timeout, csv=body.format == "csv")

@@ -26,7 +26,9 @@ from fincrime.cases.db import NotFound
 from fincrime.cases.export import NothingToReport
 from fincrime.cases.users import AccessDenied
 from fincrime.errors import FincrimeError, InputError
+from fincrime.server import api, console
 from fincrime.server.auth import LoginThrottle, NeedsLogin, Principal, require
+from fincrime.server.background import AlertIngester, WatcherSupervisor
 from fincrime.server.config import ServerConfig
 from fincrime.server.context import Context
 
@@ -116,9 +118,6 @@ def _status_of(exc: FincrimeError) -> int:
 
 def create_app(config: ServerConfig) -> Guard:
     """The application, wrapped in its :class:`Guard` (``.fastapi`` is the FastAPI app)."""
-    from fincrime.server import api, console
-    from fincrime.server.background import AlertIngester, WatcherSupervisor
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.stopping = asyncio.Event()

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from fincrime.cases.db import Casework
+from fincrime.cases.ingest import ingest_job, ingested, record_failure
 from fincrime.jobs import registry as R
 from fincrime.server.config import ServerConfig
 
@@ -121,8 +123,6 @@ class AlertIngester:
             self._thread.join(10)
 
     def run_once(self, registry: R.Registry, cw: Any) -> int:
-        from fincrime.cases.ingest import ingest_job, ingested, record_failure
-
         done = ingested(cw)
         made = 0
         for job in registry.list(status=R.DONE, limit=500):
@@ -137,8 +137,6 @@ class AlertIngester:
         return made
 
     def _run(self) -> None:
-        from fincrime.cases.db import Casework
-
         registry = R.Registry(self.config.workspace.registry_path)
         cw = Casework.open(self.config.workspace)
         try:

@@ -21,12 +21,16 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from fincrime.cases.alerts import OUTCOMES, STATUSES
+from fincrime.cases.ingest import ingested
 from fincrime.cases.users import ROLES, AccessDenied
 from fincrime.jobfolder import CHAIN_PAGES, REPORT
 from fincrime.jobs import registry as R
 from fincrime.server import api, jobview
 from fincrime.server.auth import COOKIE, Principal, ctx_of, identify, require
 from fincrime.server.context import Context
+from fincrime.server.sparql import run_query
+from fincrime.viz import render_job
+from fincrime.viz.loader import load_job
 
 router = APIRouter(include_in_schema=False)
 Investigator = Annotated[Principal, Depends(require("investigator"))]
@@ -156,7 +160,6 @@ def job_page(request: Request, job_id: JobId, p: Investigator) -> Response:
     job = api._job(c, job_id)
     doc = jobview.detail(job, c.registry.events(job_id), alerts=c.alerts.counts(job_id=job_id))
     log = jobview.read_log(Path(job.output_dir) if job.output_dir else None)[-200:]
-    from fincrime.cases.ingest import ingested
 
     return render(request, "job.html.j2", job=doc, log=log, ingest=ingested(c.casework).get(job_id),
                   has_report=any(f["path"] == REPORT for f in doc["files"]),
@@ -182,8 +185,6 @@ def job_file_inline(request: Request, job_id: JobId, path: Annotated[str, PathPa
 
 
 def _job_data(c: Context, job_id: str) -> tuple[R.JobRecord, Any]:
-    from fincrime.viz.loader import load_job
-
     job = api._job(c, job_id)
     if job.status != R.DONE or not job.output_dir:
         raise HTTPException(409, f"job {job_id} is {job.status}; its chains are shown when it is done")
@@ -218,8 +219,6 @@ def chain_page(request: Request, job_id: JobId, slug: Annotated[str, PathParam(p
 
 @router.post("/jobs/{job_id}/draw")
 async def draw(request: Request, job_id: JobId, p: Investigator) -> Response:
-    from fincrime.viz import render_job
-
     job = await run_in_threadpool(api._job, ctx(request), job_id)
     if job.status != R.DONE or not job.output_dir:
         raise HTTPException(409, f"job {job_id} is {job.status}; pictures are drawn for finished jobs")
@@ -254,8 +253,6 @@ def sparql_page(request: Request, p: Investigator) -> Response:
 
 @router.post("/sparql")
 async def sparql_run(request: Request, p: Investigator) -> Response:
-    from fincrime.server.sparql import run_query
-
     form = await form_of(request)
     c = ctx(request)
     query, job = form.get("query", "")[:100_000], form.get("job", "")[:121] or None

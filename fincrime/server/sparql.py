@@ -10,14 +10,22 @@ queries run at once. The table shows the first rows; CSV downloads have every ro
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
+
+from fincrime.errors import FincrimeError
+from fincrime.security import QueryLimits, QueryRefused, egress_policy, load_config, screen_query
+from fincrime.stores.query import run_embedded
+from fincrime.stores.results import json_term, write_csv
 
 PARALLEL = 2
 _slots = threading.BoundedSemaphore(PARALLEL)
@@ -25,8 +33,6 @@ _slots = threading.BoundedSemaphore(PARALLEL)
 
 def check(text: str, home: Path) -> None:
     """The operator's query screen (size, nesting, SERVICE; :mod:`fincrime.security.sparql`)."""
-    from fincrime.security import QueryLimits, egress_policy, load_config, screen_query
-
     if not text.strip():
         raise ValueError("the query is empty")
     screen_query(text, "query", limits=QueryLimits.from_config(load_config(home)), egress=egress_policy(home))
@@ -49,14 +55,6 @@ class Answer:
 
 def main() -> int:
     """Child: reads the query on stdin; writes one JSON answer (or CSV with ``--csv``)."""
-    import argparse
-    import io
-    from itertools import islice
-
-    from fincrime.errors import FincrimeError
-    from fincrime.stores.query import run_embedded
-    from fincrime.stores.results import json_term, write_csv
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", required=True)
     parser.add_argument("--job")
@@ -93,8 +91,6 @@ def main() -> int:
 
 def run_query(store_dir: Path, text: str, *, job: str | None, rows: int, timeout: float, csv: bool = False) -> Answer:
     """Runs ``text`` in a child process; the answer, or the reason there is none."""
-    from fincrime.security import QueryRefused
-
     try:
         check(text, store_dir.parent)
     except QueryRefused as exc:

@@ -23,11 +23,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fastapi import HTTPException, Request
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from fincrime.jobs.paths import inside, pattern_problem
 from fincrime.jobs.problems import Problem
 from fincrime.jobs.spec import DATASET_NAME, SPEC_SUFFIXES
 from fincrime.server.config import ServerConfig
+from fincrime.server.validate import validate_in_child
 
 KIND_SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("spec", SPEC_SUFFIXES),
@@ -35,6 +37,7 @@ KIND_SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rules", (".dlog",)),
     ("queries", (".rq",)),
 )
+
 PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_DEPTH = 4
 MAX_SPEC_BYTES = 1 << 20
@@ -205,8 +208,6 @@ class Receiver:
 
     def finish_specs(self, registry: Any, wait: float) -> None:
         """Validates each spec like the watcher; accepted ones go into place and get their job id."""
-        from fincrime.server.validate import validate_in_child
-
         placed: list[tuple[dict[str, Any], Path, str]] = []
         for sink, sha in self.pending_specs:
             ok, problems, details = validate_in_child(sink.tmp)
@@ -266,8 +267,6 @@ async def receive_body(request: Request, receiver: Receiver, rel: str) -> None:
 
 
 def _disposition(value: bytes) -> dict[str, str]:
-    from python_multipart.multipart import parse_options_header
-
     _, options = parse_options_header(value)
     return {k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in options.items()}
 
@@ -275,8 +274,6 @@ def _disposition(value: bytes) -> dict[str, str]:
 async def receive_multipart(request: Request, receiver: Receiver) -> None:
     """A multipart/form-data body: every part with a file name is a file (the name may hold
     folders, ``rules/chains.dlog``); other fields are ignored."""
-    from python_multipart.multipart import MultipartParser, parse_options_header
-
     ctype, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary or len(boundary) > 200:

@@ -17,13 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fincrime.jobs.problems import Problem
+from fincrime.jobs.problems import Problem, SpecRejected
+from fincrime.jobs.spec import validate_spec
 
 
 def main(argv: list[str] | None = None) -> int:
-    from fincrime.jobs.problems import SpecRejected
-    from fincrime.jobs.spec import validate_spec
-
     args = sys.argv[1:] if argv is None else argv
     path = Path(args[0])
     try:

@@ -27,6 +27,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import graphersal
 from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTraversal
 from gremlin_python.process.traversal import Bytecode, P, TextP, Traverser
 from gremlin_python.structure import graph as gp
@@ -123,8 +124,6 @@ def error_message(exc: Exception) -> str:
 
 def _to_gremlinpython(value: Any) -> Any:
     """graphersal's Vertex/Edge (and containers of them) as gremlinpython's classes."""
-    import graphersal
-
     if isinstance(value, graphersal.Vertex):
         return gp.Vertex(value.id, value.label or "vertex")
     if isinstance(value, graphersal.Edge):
@@ -150,8 +149,6 @@ class GraphersalConnection(RemoteConnection):
         self._closed = False
 
     def submit(self, bytecode: Bytecode) -> RemoteTraversal:
-        import graphersal
-
         translator = Translator()
         script = translator.script(bytecode)
         try:

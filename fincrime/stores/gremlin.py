@@ -20,13 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import graphersal
 from gremlin_python.driver.remote_connection import RemoteConnection
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.traversal import Direction, Merge, T
 
 from fincrime.errors import FincrimeError, InputError
 from fincrime.security.egress import EgressPolicy, EgressRefused, egress_policy
-from fincrime.stores.graphersal_remote import error_message
+from fincrime.stores.graphersal_remote import GraphersalConnection, error_message
 from fincrime.stores.httpclient import Retry, TargetUnavailable, credentials
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.stores.propgraph import Edge, PropertyGraph, Vertex, build
@@ -105,8 +106,6 @@ def embedded_location(target: dict[str, Any], workspace: Workspace) -> Path:
 @contextmanager
 def open_embedded(path: Path) -> Iterator[Any]:
     """The embedded Gremlin graph (a graphersal Store), created on first use."""
-    import graphersal
-
     try:
         store = graphersal.Store.open(str(path)) if path.exists() else graphersal.Store.create(str(path))
     except graphersal.GraphersalError as exc:
@@ -126,12 +125,11 @@ def connect(target: dict[str, Any], workspace: Workspace,
     """
     url = target.get("url") or "embedded"
     if url == "embedded":
-        from fincrime.stores.graphersal_remote import GraphersalConnection
-
         location = embedded_location(target, workspace)
         with open_embedded(location) as graph:
             yield GraphersalConnection(graph), str(location)
         return
+    # the network client (aiohttp and friends) loads only for a Gremlin server, never for the embedded graph
     from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 
     from fincrime.security.gremlin_transport import CheckedTransport
@@ -179,8 +177,6 @@ def load_gremlin_target(job: JobFiles, target: dict[str, Any], workspace: Worksp
 
 def _plain(value: Any) -> Any:
     """graphersal results as JSON-friendly values (elements as id/label maps)."""
-    import graphersal
-
     if isinstance(value, graphersal.Vertex):
         return {"id": value.id, "label": value.label, **{k: _plain(v) for k, v in value.properties.items()}}
     if isinstance(value, graphersal.Edge):
@@ -198,8 +194,6 @@ def _plain(value: Any) -> Any:
 def query_embedded(location: Path, script: str, *, source: str = "<gremlin>") -> list[Any]:
     """Runs a read-only Gremlin script (graphersal dialect: double-quoted strings) on the
     embedded graph and returns its results as plain values (a list)."""
-    import graphersal
-
     if not location.exists():
         raise InputError(f"{location}: no embedded Gremlin graph yet",
                          hint="load a job into it with `fincrime load --job ID --type gremlin`")

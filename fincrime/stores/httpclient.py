@@ -8,6 +8,7 @@ goes through the egress policy (:mod:`fincrime.security.egress`).
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 import time
@@ -165,8 +166,6 @@ class _PreemptiveBasic(urllib.request.HTTPBasicAuthHandler):
     def http_request(self, req: urllib.request.Request) -> urllib.request.Request:
         user, password = self.passwd.find_user_password(None, req.full_url)
         if user is not None:
-            import base64
-
             token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
             req.add_unredirected_header("Authorization", f"Basic {token}")
         return req

@@ -23,6 +23,7 @@ from fincrime.jobfolder import (
     input_files,
     read_manifest,
     results_path,
+    sha256_file,
 )
 
 JOB_GRAPH_PREFIX = "urn:fincrime:job:"
@@ -105,7 +106,7 @@ def read_job(job_dir: str | Path) -> JobFiles:
     context = context_path(job_dir)
     inputs: list[InputFile] = []
     if context is not None and keep.get("inputs") == "context":
-        inputs.append(InputFile(path=context, sha256=_sha256(context), bytes=context.stat().st_size))
+        inputs.append(InputFile(path=context, sha256=sha256_file(context), bytes=context.stat().st_size))
     else:
         for entry in input_files(manifest, "data"):
             path = Path(entry["path"])
@@ -122,13 +123,3 @@ def read_job(job_dir: str | Path) -> JobFiles:
         inputs=tuple(inputs),
         manifest=manifest,
     )
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

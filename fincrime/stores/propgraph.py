@@ -38,7 +38,7 @@ from typing import Any
 import polars as pl
 import pyoxigraph as ox
 
-from fincrime.jobfolder import chain_members
+from fincrime.jobfolder.chains import chain_members
 from fincrime.stores.embedded import memory_store
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.vocab import ENT, PROP, RDFS, TYPE

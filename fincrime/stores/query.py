@@ -31,6 +31,7 @@ from fincrime.security.sparql import (
 )
 from fincrime.security.sparql import syntax_error as sparql_syntax_error
 from fincrime.stores.embedded import EmbeddedStore
+from fincrime.stores.httpclient import HttpClient, HttpStatusError, Retry
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 _PREFIX = re.compile(r"PREFIX\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.I)
@@ -245,8 +246,6 @@ def run_remote(endpoint: str, text: str, *, source: str, auth: dict[str, Any] | 
     SELECT/ASK ask for SPARQL JSON results, CONSTRUCT/DESCRIBE for N-Triples (or Turtle).
     ``egress`` is the policy for the connection (default: the workspace's).
     """
-    from fincrime.stores.httpclient import HttpClient, HttpStatusError, Retry
-
     client = HttpClient(auth=auth, retry=Retry(attempts=3, backoff=0.5, timeout=timeout), egress=egress,
                         what="SPARQL endpoint")
     body = urllib.parse.urlencode({"query": text}).encode()

@@ -17,6 +17,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from fincrime.errors import InputError
 
 Loader = Callable[..., dict[str, Any]]
@@ -78,8 +80,6 @@ def validate_target(target: Any, *, where: str = "target") -> None:
 
     Types added by plugins are not in the built-in schema; they validate themselves.
     """
-    import jsonschema
-
     if not isinstance(target, dict) or not isinstance(target.get("type"), str):
         raise InputError(f"{where}: a target is an object with a \"type\" (one of {', '.join(names())})")
     schema = targets_schema()

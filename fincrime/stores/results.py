@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pyoxigraph as ox
+from rich.console import Console
+from rich.table import Table
 
 from fincrime.errors import InputError
 from fincrime.jobfolder import write_atomic
@@ -144,8 +146,6 @@ def write_nt(result: QueryResult, out: TextIO) -> int:
 
 def write_table(result: QueryResult, console: object, *, limit: int = TABLE_ROWS) -> int:
     """Prints a rich table (at most ``limit`` rows, then says how many were left out)."""
-    from rich.table import Table
-
     prefixes = {**DEFAULT_PREFIXES, **result.prefixes}
     if result.form == "ask":
         console.print("[bold]yes[/bold]" if result.boolean else "[bold]no[/bold]")  # type: ignore[attr-defined]
@@ -172,8 +172,6 @@ def write_result(result: QueryResult, fmt: str, out: TextIO, console: object | N
     if fmt == "nt":
         return write_nt(result, out)
     if fmt == "table":
-        from rich.console import Console
-
         return write_table(result, console or Console(file=out))
     raise InputError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import os
 import re
 import select
 import socket
@@ -79,8 +80,6 @@ class ServeOptions:
 
     @classmethod
     def from_config(cls, config: SecurityConfig, env: dict[str, str] | None = None) -> ServeOptions:
-        import os
-
         env = dict(os.environ) if env is None else env
         serve = config.serve
         token = None

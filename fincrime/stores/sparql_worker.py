@@ -27,6 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import pyoxigraph as ox
+
+from fincrime.stores.embedded import EmbeddedStore
+from fincrime.stores.query import declared_prefixes, from_oxigraph
+from fincrime.stores.results import write_csv, write_json, write_nt
+
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 1 << 31
 
@@ -64,8 +70,6 @@ class _Snapshot:
         self._store: Any = None
 
     def get(self) -> Any:
-        from fincrime.stores.embedded import EmbeddedStore
-
         stamp = self.path.stat().st_mtime_ns
         if stamp != self._stamp:
             self._store = EmbeddedStore(self.path, read_only=True)
@@ -74,11 +78,6 @@ class _Snapshot:
 
 
 def _evaluate(snapshot: _Snapshot, request: dict[str, Any], job_id: str | None) -> tuple[dict[str, Any], bytes]:
-    import pyoxigraph as ox
-
-    from fincrime.stores.query import declared_prefixes, from_oxigraph
-    from fincrime.stores.results import write_csv, write_json, write_nt
-
     store = snapshot.get()
     text = request["query"]
     default = [ox.NamedNode(g) for g in request.get("default") or []]

@@ -1,4 +1,8 @@
-"""The built-in target types: each turns a target dict into a load of one job folder."""
+"""The built-in target types: each turns a target dict into a load of one job folder.
+
+Each imports its store's module when it runs, so loading one kind of store never imports the
+client libraries of the others (the registry names these functions: :mod:`fincrime.stores.registry`).
+"""
 
 from __future__ import annotations
 

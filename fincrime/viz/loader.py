@@ -23,17 +23,19 @@ import polars as pl
 from fincrime.errors import InputError
 from fincrime.evidence import ALERT_PREDICATES, read_alerts
 from fincrime.jobfolder import (
-    CHAIN_CLASSES,
-    HIGH_VALUE_CHAIN,
     MANIFEST,
-    PARTIAL_CHAIN,
     RESULTS,
-    SUSPICIOUS_CHAIN,
-    chain_members,
     context_path,
     input_files,
     read_manifest,
     results_path,
+)
+from fincrime.jobfolder.chains import (
+    CHAIN_CLASSES,
+    HIGH_VALUE_CHAIN,
+    PARTIAL_CHAIN,
+    SUSPICIOUS_CHAIN,
+    chain_members,
 )
 from fincrime.rdf import read_ntriples as read_terms
 from fincrime.rdf.columns import bare, lexical

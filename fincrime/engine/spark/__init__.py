@@ -35,6 +35,7 @@ def materialize_spark(
     ``engine_options``: ``master`` (default ``local[*]``), ``partitions``, ``cores``, ``memory``,
     ``checkpoint_dir`` (reliable checkpoints, for clusters), ``debug`` (Spark's log on stderr).
     """
+    # these import pyspark, so they load when a Spark run starts, not with the package
     from fincrime.engine.spark.executor import SparkExecutor
     from fincrime.engine.spark.io import read_inputs
     from fincrime.engine.spark.result import SparkResult

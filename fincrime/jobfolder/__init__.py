@@ -22,14 +22,13 @@ Every file is written whole (:func:`write_atomic`): a reader, a bucket upload or
 list of outputs never sees half a file, and a crashed attempt leaves only temporaries that
 :func:`clean_temporaries` removes.
 
-The chains of the documented vocabulary (``rules/suspicious-chains.dlog``) are stated here too:
-their classes (:data:`CHAIN_CLASSES`; every other derived class is a finding) and the walk
-that finds a chain's transfers along ``prop:derivedFrom`` (:func:`chain_members`), read by the
-pictures, the console's alerts and the property-graph stores alike.
+The chains a job folder holds are :mod:`fincrime.jobfolder.chains`'s: their classes and the one
+walk of their transfers along ``prop:derivedFrom``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -37,10 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from fincrime.errors import InputError
-from fincrime.vocab import PROP, TYPE
 
 MANIFEST = "manifest.json"
 LOG = "log.jsonl"
@@ -59,16 +55,6 @@ MAX_OFFERED = 5000
 #: Temporaries of writers in a job folder start so: never listed, removed before an attempt.
 TMP_PREFIX = ".tmp-"
 
-PARTIAL_CHAIN = TYPE + "PartialChain"
-SUSPICIOUS_CHAIN = TYPE + "SuspiciousChain"
-HIGH_VALUE_CHAIN = TYPE + "HighValueChain"
-#: Chain classes of the documented chain vocabulary; every other derived class is a finding.
-CHAIN_CLASSES = (PARTIAL_CHAIN, SUSPICIOUS_CHAIN, HIGH_VALUE_CHAIN)
-DERIVED_FROM = PROP + "derivedFrom"
-FIRST_TRANSACTION = PROP + "hasFirstTransaction"
-LAST_TRANSACTION = PROP + "hasLastTransaction"
-#: Longest derivedFrom walk followed; guards against a cyclic derivedFrom in a broken file.
-MAX_WALK = 10_000
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -155,6 +141,15 @@ def offered_file(job_dir: str | Path | None, rel: str) -> Path | None:
     return real if real.is_file() else None
 
 
+def sha256_file(path: Path) -> str:
+    """A file's content address, as the manifest records each input (and stores name its graph)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 # ---- writing ---------------------------------------------------------------------------------
 def write_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> Path:
     """Writes ``path`` through a temporary file and a rename: readers never see half a file.
@@ -205,75 +200,9 @@ def listed_outputs(job_dir: Path) -> list[str]:
     )
 
 
-# ---- chains ----------------------------------------------------------------------------------
-def chain_counts(by_class: Mapping[str, int]) -> dict[str, int]:
-    """Counts of the chain classes by local name, whatever form (IRI or prefixed name) the
-    engine's counts use.
-
-    >>> chain_counts({"http://x/classes#SuspiciousChain": 3, "type:PartialChain": 9})
-    {'PartialChain': 9, 'SuspiciousChain': 3, 'HighValueChain': 0}
-    """
-    names = [c.rsplit("#", 1)[-1] for c in CHAIN_CLASSES]
-    out = dict.fromkeys(names, 0)
-    for key, n in by_class.items():
-        for name in names:
-            if key.endswith(("#" + name, ":" + name, "/" + name)) or key == name:
-                out[name] += int(n)
-    return out
-
-
-def chain_members(nodes: pl.DataFrame, chains: pl.DataFrame) -> pl.DataFrame:
-    """The transfers of compact chains, found by walking ``prop:derivedFrom`` back to the first hop.
-
-    ``nodes``: one row per chain node, columns ``node``, ``parent`` (the chain it is derived
-    from), ``last`` and ``first`` (its ``hasLastTransaction`` / ``hasFirstTransaction``), null
-    where absent; ``chains``: column ``chain``, the chains whose members are wanted. Each node
-    on the walk contributes its last transaction (the first one on a node that extends nothing,
-    when it has no last). The walk is repeated joins, so 10,000 chains of 30 hops stay fast,
-    and stops where a broken file's ``derivedFrom`` comes back to a node already on it.
-
-    Returns ``chain, tx, position`` (1 = the first hop), ordered by chain and position.
-
-    >>> nodes = pl.DataFrame({"node": ["c1", "c2", "c3"], "parent": [None, "c1", "c2"],
-    ...                       "last": ["t1", "t2", "t3"], "first": ["t1", "t1", "t1"]})
-    >>> chain_members(nodes, pl.DataFrame({"chain": ["c3", "c1"]})).rows()
-    [('c1', 't1', 1), ('c3', 't1', 1), ('c3', 't2', 2), ('c3', 't3', 3)]
-    """
-    schema = {"chain": pl.String, "tx": pl.String, "position": pl.Int64}
-    nodes = nodes.select("node", "parent", "last", "first").unique("node", keep="first", maintain_order=True)
-    parent = nodes.select("node", "parent").drop_nulls("parent")
-    hop = nodes.select(
-        "node", pl.coalesce("last", pl.when(pl.col("parent").is_null()).then("first")).alias("tx")
-    ).drop_nulls("tx")
-    frontier = chains.select("chain", pl.col("chain").alias("node")).unique()
-    seen = frontier
-    steps = []
-    for depth in range(MAX_WALK):
-        if frontier.is_empty():
-            break
-        steps.append(frontier.with_columns(pl.lit(depth, dtype=pl.Int64).alias("depth")))
-        frontier = (
-            frontier.join(parent, on="node")
-            .select("chain", pl.col("parent").alias("node"))
-            .join(seen, on=["chain", "node"], how="anti")
-        )
-        seen = pl.concat([seen, frontier])
-    if not steps:
-        return pl.DataFrame(schema=schema)
-    members = pl.concat(steps).join(hop, on="node")
-    return (
-        members.with_columns(
-            pl.col("depth").rank("ordinal", descending=True).over("chain").cast(pl.Int64).alias("position")
-        )
-        .select("chain", "tx", "position")
-        .sort("chain", "position")
-    )
-
-
 __all__ = [
-    "CHAIN_CLASSES", "CHAIN_PAGES", "CONTEXT", "DERIVED_FORMATS", "DERIVED_FROM", "FIRST_TRANSACTION",
-    "HIGH_VALUE_CHAIN", "LAST_TRANSACTION", "LOG", "MANIFEST", "PARTIAL_CHAIN", "QUERIES", "REPORT",
-    "RESULTS", "SUSPICIOUS_CHAIN", "TMP_PREFIX", "VIZ", "WORKER_LOG", "chain_counts", "chain_members", "clean_temporaries",
-    "context_path", "derived_path", "input_files", "listed_outputs", "offered_file", "offered_files", "read_manifest", "results_path",
-    "write_atomic", "write_json_atomic", "write_manifest",
+    "CHAIN_PAGES", "CONTEXT", "DERIVED_FORMATS", "LOG", "MANIFEST", "MAX_OFFERED", "QUERIES", "REPORT",
+    "RESULTS", "TMP_PREFIX", "VIZ", "WORKER_LOG", "clean_temporaries", "context_path", "derived_path",
+    "input_files", "listed_outputs", "offered_file", "offered_files", "read_manifest", "results_path",
+    "sha256_file", "write_atomic", "write_json_atomic", "write_manifest",
 ]
