@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from fincrime.jobfolder import sha256_file
 from fincrime.jobs.paths import inside, pattern_problem
 from fincrime.jobs.problems import Problem
 from fincrime.jobs.spec import DATASET_NAME, SPEC_SUFFIXES
@@ -82,14 +83,6 @@ def dataset_dir(config: ServerConfig, dataset: str, *, create: bool) -> Path:
     if folder.exists() and not inside(folder, config.input_dir):
         raise HTTPException(400, f"dataset {dataset!r} resolves outside the input folder")
     return folder
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class TooLarge(HTTPException):
@@ -195,7 +188,7 @@ class Receiver:
     def _place(self, sink: Sink, sha: str) -> dict[str, Any]:
         entry = {"path": sink.rel, "kind": sink.kind, "bytes": sink.size, "sha256": sha}
         if sink.final.exists():
-            if sha256_of(sink.final) == sha:
+            if sha256_file(sink.final) == sha:
                 sink.discard()
                 return {**entry, "status": "unchanged"}
             if not self.overwrite:
@@ -219,7 +212,7 @@ class Receiver:
                 self.result.specs.append({**entry, "status": "rejected", "problems": [
                     {"where": p.where.replace(sink.tmp.name, sink.final.name), "message": p.message} for p in problems]})
                 continue
-            if sink.final.exists() and not self.overwrite and sha256_of(sink.final) != sha:
+            if sink.final.exists() and not self.overwrite and sha256_file(sink.final) != sha:
                 sink.discard()
                 raise HTTPException(409, f"{sink.rel} exists with other content; upload with overwrite=true to replace it")
             entry.update(status="accepted", files=details.get("files", {}), notes=details.get("notes", {}))
