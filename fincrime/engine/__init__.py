@@ -62,11 +62,7 @@ def materialize(
     # chunk by chunk: the text of a large input is never in memory at once
     for path in paths:
         for frame in iter_frames(path, ahead=2, on_text=on_text):
-            if "g" in frame.columns:
-                if frame["g"].null_count() < frame.height:
-                    raise InputError(f"{path}: holds named graphs, which the rule engine does not read yet")
-                frame = frame.drop("g")
-            executor.load_terms(frame, bulk=True)
+            executor.load_terms(frame, bulk=True)  # statements of named graphs go to their graphs
             read += frame.height
             elapsed = time.perf_counter() - started
             say(Progress("read", f"read {read:,} triples", done=min(done, total), total=total, unit="MB",
