@@ -89,6 +89,9 @@ def reason(
     spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL (engine spark)."),
     partitions: int | None = typer.Option(None, "--partitions", help="Spark shuffle partitions (engine spark)."),
     stats: bool = typer.Option(False, "--stats", help="Also show per-rule firing counts and time."),
+    max_facts: int | None = typer.Option(None, "--max-facts", min=1,
+                                         help="Stop when the program holds more facts (default 2 billion)."),
+    timeout: float | None = typer.Option(None, "--timeout", min=0.001, help="Stop after this many seconds of reasoning."),
 ) -> None:
     """Materialize Datalog rules over N-Triples data and write the derived triples.
 
@@ -102,7 +105,8 @@ def reason(
     files = expand_data(data)
     if not files:
         raise InputError("give at least one --data file or folder")
-    options = {"master": spark_master, "partitions": partitions, "debug": state.debug}
+    options = {"master": spark_master, "partitions": partitions, "debug": state.debug,
+               **({"max_facts": max_facts} if max_facts else {}), **({"timeout": timeout} if timeout else {})}
     with console_err.status("reasoning…") as status:
         result = materialize(program, files, engine=engine, engine_options=options,
                              progress=lambda m: status.update(str(m)))

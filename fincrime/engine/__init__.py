@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from fincrime.engine.limits import Limits
 from fincrime.engine.memory.executor import MemoryExecutor
 from fincrime.engine.progress import Progress, ProgressFn, progress_reporter
 from fincrime.engine.result import Result
@@ -81,12 +82,14 @@ def materialize_frame(
 
     ``engine_options`` of the in-memory executor: ``entity_tables`` (default True) stores the
     facts a rule head writes about a minted node as one row (see ``engine/memory/entities.py``);
-    False stores every fact as a triple, with the same results."""
+    False stores every fact as a triple, with the same results. ``max_facts`` and ``timeout``
+    (seconds) stop a program that derives without end (:mod:`fincrime.engine.limits`)."""
     return _run(program, triples, progress_reporter(progress), {}, engine_options or {})
 
 
 def _executor(options: Mapping[str, Any]) -> MemoryExecutor:
-    return MemoryExecutor(base_for=lambda rp: rp.rule.base, entity_tables=bool(options.get("entity_tables", True)))
+    return MemoryExecutor(base_for=lambda rp: rp.rule.base, entity_tables=bool(options.get("entity_tables", True)),
+                          limits=Limits.from_options(options))
 
 
 def _run(

@@ -223,7 +223,9 @@ def _reason(job: _Job) -> None:
         write_ntriples(job.job_dir / CONTEXT, [])
     else:
         engine = job.spec.get("engine", {})
-        options = {k: engine[k] for k in ("master", "cores", "memory", "partitions") if k in engine}
+        options = {k: engine[k] for k in ("master", "cores", "memory", "partitions", "max_facts") if k in engine}
+        if "timeout_minutes" in engine:
+            options["timeout"] = float(engine["timeout_minutes"]) * 60
         if job.debug:
             options["debug"] = True
         program = load_program([str(p) for p in rules], prefixes=job.spec.get("prefixes") or None, params=job.spec.get("params") or None)

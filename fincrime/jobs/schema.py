@@ -176,6 +176,11 @@ def spec_schema() -> dict[str, Any]:
                     "cores": {"type": "integer", "minimum": 1, "maximum": 1024},
                     "memory": {"type": "string", "pattern": _MEMORY},
                     "partitions": {"type": "integer", "minimum": 1, "maximum": 100000},
+                    "max_facts": {"description": "Reasoning stops, and the job fails, past this many facts "
+                                  "(default 2 billion): a rule that derives without end.",
+                                  "type": "integer", "minimum": 1},
+                    "timeout_minutes": {"description": "Reasoning stops, and the job fails, after this long.",
+                                        "type": "number", "exclusiveMinimum": 0, "maximum": 10080},
                 },
             },
             "outputs": {

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from fincrime.engine.limits import Limits
 from fincrime.engine.memory.allocator import release_free_memory
 from fincrime.engine.memory.dictionary import ID, TermDictionary
 from fincrime.engine.memory.entities import EntityTable
@@ -97,7 +98,8 @@ class RunStats:
 
 
 class MemoryExecutor:
-    def __init__(self, base_for: Callable[[RulePlan], str | None] | None = None, entity_tables: bool = True) -> None:
+    def __init__(self, base_for: Callable[[RulePlan], str | None] | None = None, entity_tables: bool = True,
+                 limits: Limits | None = None) -> None:
         self.terms = TermDictionary()
         self.evaluator = Evaluator(self.terms)
         self.relations: dict[RelKey, Relation] = {}
@@ -109,6 +111,7 @@ class MemoryExecutor:
         self._round = 0
         self._type_id: int | None = None
         self.entity_tables = entity_tables  # off: every head atom is stored as a triple (for tests)
+        self.limits = limits or Limits()
         self._sorted_right: dict[tuple, tuple[pl.DataFrame, str, SortedRight]] = {}
         self.entities: dict[str, EntityTable] = {}
         self._shapes: dict[int, list[tuple[HeadShape, EntityTable]]] = {}  # rule index -> shapes
@@ -296,6 +299,8 @@ class MemoryExecutor:
                 self._evaluate(rp, None)
             deltas = self.commit()
             self.stats.rounds += 1
+            self.limits.check(facts=self._fact_count(), rounds=self.stats.rounds,
+                              growth={str(k): n for k, n in deltas.items()})
             round_no = 1
             self._in_recursion = True
             while stratum.recursive and any(deltas.get(k, 0) for k in self._stratum_keys(stratum)):
@@ -314,10 +319,15 @@ class MemoryExecutor:
                             self._evaluate(rp, k)
                 deltas = self.commit()
                 self.stats.rounds += 1
+                self.limits.check(facts=self._fact_count(), rounds=self.stats.rounds,
+                                  growth={str(k): n for k, n in deltas.items()})
             self._in_recursion = False
             self._prev_fresh_from = 0
             self.commit()
         return self.stats
+
+    def _fact_count(self) -> int:
+        return sum(len(r) for r in self.relations.values())
 
     def _stratum_keys(self, stratum) -> list[RelKey]:  # type: ignore[no-untyped-def]
         return stratum.watched_keys(self.relations)
