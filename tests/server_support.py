@@ -47,16 +47,23 @@ def _tx(key: str, orig: str, ben: str, amount: float, day: int) -> list[str]:
             f'{t} <{PROP}hasDate> "2025-03-{day:02d}T10:00:00"^^<{XSD}dateTime> .']
 
 
+SPOKES, BACKGROUND = 8, 60
+
+
 def dataset_files(extra_transactions: int = 0) -> dict[str, str]:
     """Parties and transactions: one high-value chain (sam -> mia -> sue, 50,000 then 45,000),
-    one suspicious low-value chain (sam -> max -> sue), and a fan-in hub (hub paid by 3 spokes
-    on one day; the spec sets fanInMinimum 3)."""
+    one suspicious low-value chain (sam -> max -> sue), and a fan-in hub: 8 spokes pay the hub
+    near-equal amounts on one day, against a background of 60 everyday payments between pairs
+    of other parties, so by the typology rules' default parameters the hub gets 8 similar
+    payments where its volume and the share of such amounts predict fewer than one."""
     parties = _party("sam", "Sam Source", True) + _party("sue", "Sue Sink", True) + _party("mia", "Mia Mule", False)
     parties += _party("max", "Max Mule", False, internal=False) + _party("hub", "Hana Hub", False)
-    parties += [line for i in range(3) for line in _party(f"spoke{i}", f"Spoke {i}", False)]
+    parties += [line for i in range(SPOKES) for line in _party(f"spoke{i}", f"Spoke {i}", False)]
     txs = _tx("hv1", "sam", "mia", 50_000, 1) + _tx("hv2", "mia", "sue", 45_000, 2)
     txs += _tx("lv1", "sam", "max", 500, 3) + _tx("lv2", "max", "sue", 400, 4)
-    txs += [line for i in range(3) for line in _tx(f"fan{i}", f"spoke{i}", "hub", 2_000 + i, 10)]
+    txs += [line for i in range(SPOKES) for line in _tx(f"fan{i}", f"spoke{i}", "hub", 2_000 + 7 * i, 10)]
+    for i in range(BACKGROUND):  # everyday payments (tens of units): each pair once
+        txs += _tx(f"bg{i}", f"payer{i}", f"payee{i}", 20 + i % 40, 5 + i % 20)
     for i in range(extra_transactions):  # volume between unsuspicious parties, for slower jobs
         txs += _tx(f"x{i}", f"a{i}", f"b{i}", 100 + i % 50, 12 + (i % 15))  # pairs: no paths, no hubs
     return {"parties.nt": "\n".join(parties) + "\n", "transactions.nt": "\n".join(txs) + "\n"}
@@ -64,7 +71,7 @@ def dataset_files(extra_transactions: int = 0) -> dict[str, str]:
 
 SPEC: dict[str, Any] = {
     "name": "uploaded", "data": "*.nt", "rules": "rules/*.dlog", "queries": "queries/*.rq",
-    "params": {"highValueThreshold": 10000, "fanInMinimum": 3, "fanOutMinimum": 50},
+    "params": {"highValueThreshold": 10000},
     "outputs": {"visualizations": ["html"], "top": 10, "report": True},
     "targets": [{"type": "oxigraph"}],
 }
