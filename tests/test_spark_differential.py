@@ -13,7 +13,7 @@ from test_spark_support import OPTIONS, ROOT, SEED_RULES, dataset, spark_session
 
 from fincrime.engine import materialize
 from fincrime.rules import load_program
-from fincrime.vocab import TYPE
+from fincrime.vocab import TT, TYPE
 
 pytestmark = pytest.mark.spark
 
@@ -49,6 +49,19 @@ def test_project_rules_match_memory(name: str, tmp_path: Path) -> None:
         assert any(classes.get(TYPE + c, 0) for c in ("FanInHub", "FanOutHub", "CycleParty", "StructuringAccount",
                                                         "LayeringParty", "ScatterGatherParty"))
     _assert_same_files(memory, spark, tmp_path)
+
+
+def test_typology_rules_and_alerts_match_memory(tmp_path: Path) -> None:
+    """All eight typologies on day-resolution data: flags, alerts, and every aggregate, log and
+    date computation behind them are byte-identical on both executors."""
+    memory, spark = _both([ROOT / "rules" / "typologies.dlog"], dataset("eight"))
+    classes = memory.counts_by_class()
+    flagged = [c for c in ("FanInHub", "FanOutHub", "CycleParty", "ScatterGatherParty", "GatherScatterHub",
+                           "LayeringParty", "StructuringAccount", "BipartiteParty") if classes.get(TYPE + c)]
+    assert len(flagged) >= 5, classes
+    assert classes.get(TYPE + "TypologyAlert", 0) >= len(flagged)
+    _assert_same_files(memory, spark, tmp_path)
+    assert sorted(memory.tuples(TT + "tx")) == sorted(spark.tuples(TT + "tx"))  # day numbers, logs
 
 
 @pytest.mark.skipif(not SEED_RULES.is_dir(), reason="../shared/seed/rules is absent")

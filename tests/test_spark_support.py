@@ -39,6 +39,11 @@ def dataset(name: str, fmt: str = "nt") -> list[str]:
                      typologies="cycle=1:4,fan_in=1:4,layering=1:4"),
         "mixed": dict(transactions=500, parties=70, days=3, seed=23, profile="realistic", suspicious_ratio=0.06,
                       typologies="fan_out=1:5,structuring=1:6,cycle=1:3"),
+        # every typology, spread over days, day-resolution dates (ties everywhere)
+        "eight": dict(transactions=4000, parties=400, days=40, attempt_days=10, resolution="day", seed=7,
+                      profile="realistic", suspicious_ratio=0.0,
+                      typologies="fan_in=1:6,fan_out=1:6,cycle=1:4,scatter_gather=1:3,gather_scatter=1:3,"
+                                 "layering=1:4,structuring=1:8,bipartite=1:2"),
     }[name]
     # a fixed end date: the same name gives the same data in every format, whenever generated
     settings["end_date"] = "2026-01-31T00:00:00"
