@@ -1,5 +1,6 @@
 """Typology detection in a job: a spec's ground truth (scored, never loaded as data), alerts in
-the results and the report, ``fincrime score`` on the finished job, ``fincrime explain`` of a flag."""
+the results and the report, ``fincrime score`` on the finished job, ``fincrime explain`` of a flag and of every typology's
+flag and alert."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ from pathlib import Path
 import pytest
 
 from fincrime.cli import main
+from fincrime.engine import materialize
+from fincrime.engine.explain import Derivation, explain
 from fincrime.generator import GeneratorConfig, generate
 from fincrime.jobs import registry as R
 from fincrime.jobs.runner import run_job
 from fincrime.jobs.service import errors_path, submit
+from fincrime.rules import load_program
+from fincrime.vocab import ENT, PROP, RDF_TYPE, TYPE
 from fincrime.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,3 +112,43 @@ def test_explain_a_flag_down_to_input_facts(finished, capsys):
                  "-d", str(data / "parties-0.nt.gz"), f"{party} a type:StructuringAccount"]) == 0
     text = capsys.readouterr().out
     assert "typologies.dlog" in text and "structuring" in text and "(input)" in text
+
+
+CLASSES = {"fan_in": "FanInHub", "fan_out": "FanOutHub", "cycle": "CycleParty", "scatter_gather": "ScatterGatherParty",
+           "gather_scatter": "GatherScatterHub", "layering": "LayeringParty", "structuring": "StructuringAccount",
+           "bipartite": "BipartiteParty"}
+
+
+@pytest.fixture(scope="module")
+def explained(finished):  # type: ignore[no-untyped-def]
+    """One materialization of the job's rules over its data, for explaining every typology."""
+    _, out = finished
+    data = out.parent.parent.parent / "in" / "aml"
+    program = load_program([data / "rules" / "typologies.dlog"])
+    result = materialize(program, [str(data / "parties-0.nt.gz"), str(data / "transactions-0.nt.gz")])
+    triples = [tuple(line[:-2].split(" ", 2)) for line in (out / "results.nt").read_text().splitlines() if line]
+    return program, result, triples
+
+
+def _walk(node: Derivation):  # type: ignore[no-untyped-def]
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+@pytest.mark.parametrize("typology", sorted(CLASSES))
+def test_every_typology_flag_and_its_alert_are_explained(explained, typology):
+    """Each typology's flag is explained by its rule in typologies.dlog and the facts it compared,
+    and the alert that flags the party leads through that evidence to input transactions."""
+    program, result, triples = explained
+    flagged = {s for s, p, o in triples if p == f"<{RDF_TYPE}>" and o == f"<{TYPE}{CLASSES[typology]}>"}
+    alerts = {s for s, p, o in triples if p == f"<{PROP}hasTypology>" and o == f'"{typology}"'}
+    pairs = sorted((s, o) for s, p, o in triples if p == f"<{PROP}flagsParty>" and s in alerts and o in flagged)
+    assert pairs, f"no {typology} alert flags a {CLASSES[typology]} party"
+    alert, party = pairs[0]
+    flag = explain(result, program, (party, f"<{RDF_TYPE}>", f"<{TYPE}{CLASSES[typology]}>"), max_depth=2)
+    assert flag.rule is not None and Path(flag.rule.rule.pos.source).name == "typologies.dlog"
+    assert flag.children  # the body facts: the evidence the rule compared
+    why = explain(result, program, (alert, f"<{PROP}flagsParty>", party), max_depth=4)
+    nodes = list(_walk(why))
+    assert any(n.input and n.fact[0].startswith(f"<{ENT}transaction_") for n in nodes), typology
