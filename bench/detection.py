@@ -13,6 +13,12 @@ transaction).
     .venv/bin/python bench/detection.py                               # every configuration
     .venv/bin/python bench/detection.py --sizes 100k --profiles realistic --timings default
     .venv/bin/python bench/detection.py --json out.json               # also the numbers as JSON
+    .venv/bin/python bench/detection.py --datasets bench/out/aw-long-in  # folders made elsewhere
+
+``--datasets`` scores folders that already hold ``parties-0.nt.gz``, ``transactions-0.nt.gz``
+and ``ground-truth.nt`` (e.g. written by ``fincrime import amlworld``; ``bench/to_amlworld.py``
+writes a generated dataset in AMLworld's format); with it, generated configurations run only
+when ``--sizes`` is given.
 """
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ def pct(x: float | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100k,1M")
+    parser.add_argument("--sizes", default=None, help="default 100k,1M (none with --datasets)")
+    parser.add_argument("--datasets", default="", help="comma-separated folders to score as they are")
     parser.add_argument("--profiles", default="realistic,original")
     parser.add_argument("--timings", default="default,long")
     parser.add_argument("--seed", type=int, default=11)
@@ -92,7 +99,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "detection")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
-    sizes = [parse_count(s, "--sizes") for s in args.sizes.split(",")]
+    extra = [Path(d) for d in args.datasets.split(",") if d]
+    sizes_text = args.sizes if args.sizes is not None else ("" if extra else "100k,1M")
+    sizes = [parse_count(s, "--sizes") for s in sizes_text.split(",") if s]
     baseline_max = parse_count(args.baseline_max, "--baseline-max")
     args.work.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -108,6 +117,12 @@ def main() -> int:
                     entry["baseline"] = {"timings": base_t, "scores": base.to_json()}
                 results.append(entry)
                 show(entry)
+    for data in extra:
+        card, timings = run_rules(RULES, data, args.work / f"{data.name}.derived.nt")
+        entry = {"size": 0, "profile": data.name, "timing": "as given", "generate_s": 0.0, "timings": timings,
+                 "scores": card.to_json()}
+        results.append(entry)
+        show(entry)
     summary(results)
     console.print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.1f} GB")
     if args.json:
@@ -119,7 +134,9 @@ def show(entry: dict[str, Any]) -> None:
     scores = entry["scores"]
     base = {r["typology"]: r for r in entry.get("baseline", {}).get("scores", {}).get("typologies", [])}
     t = entry["timings"]
-    table = Table(title=f"{entry['profile']} profile, {entry['timing']} timing, {entry['size']:,} transactions: "
+    what = (f"{entry['profile']} profile, {entry['timing']} timing, {entry['size']:,} transactions" if entry["size"]
+            else f"dataset {entry['profile']}")
+    table = Table(title=f"{what}: "
                         f"rules {t.get('reason', t['total']):.1f} s (read {t.get('load', 0):.1f} s)")
     for col in ("typology", "attempts", "found", "recall %", "flagged", "correct", "precision %", "F1 %", "baseline F1 %"):
         table.add_column(col, justify="left" if col == "typology" else "right")
@@ -139,7 +156,7 @@ def summary(results: list[dict[str, Any]]) -> None:
     table.add_column("rules s", justify="right")
     for e in results:
         rows = {r["typology"]: r for r in e["scores"]["typologies"]}
-        table.add_row(f"{e['profile']} {e['timing']} {e['size']:,}", *(pct(rows.get(t, {}).get("f1")) for t in TYPOLOGIES),
+        table.add_row(f"{e['profile']} {e['timing']} {e['size']:,}" if e["size"] else e["profile"], *(pct(rows.get(t, {}).get("f1")) for t in TYPOLOGIES),
                       f"{e['timings'].get('reason', e['timings']['total']):.1f}")
     console.print(table)
 
