@@ -1,12 +1,24 @@
-"""Benchmark the Spark executor against the in-memory executor measured in the same run.
+"""fincrime on Spark beside a hand-written PySpark job and the in-memory executor, in one run.
 
-For each size it generates the original profile (1% suspicious parties, gzip N-Triples in a few
-files so Spark reads them in parallel), runs ``rules/suspicious-chains.dlog`` with a chain
-length cap on Spark (time per phase, input triples per second, peak memory of the driver's
-process tree: Python + the JVM) and, on the smallest size, on the in-memory executor.
+For each size it generates the original profile (1% suspicious parties, seed 42, a fixed end
+date) twice: gzip N-Triples and the generator's Parquet tables (the same data). Then, with the
+chain length capped (``--max-chain-length``, default 3):
 
-    .venv/bin/python bench/spark.py --memory 14g                      # 1M and 10M, cap 3 (~35 min)
-    .venv/bin/python bench/spark.py --sizes 1M --max-chain-length 5 --memory 8g
+* **memory**: ``rules/suspicious-chains.dlog`` on the in-memory executor over the N-Triples;
+* **pyspark**: the same chain semantics written the way a data engineer would, with DataFrame
+  joins on the Parquet tables (first hop from suspicious originators, then hop by hop on
+  ``beneficiary = originator`` and strictly later dates, the bottleneck amount carried along,
+  chain IRIs as the rules mint them), written as a Parquet chains table;
+* **fincrime spark**: the rules on Spark over the same Parquet tables (and, with ``--ntriples``,
+  over the N-Triples too), derived triples written as Parquet parts;
+
+in one Spark session started before the timings (both Spark runs use the settings fincrime picks
+for the input, so neither has a tuned session). The chains, the suspicious chains and the chain
+IRIs themselves are asserted equal; ratios are printed against the in-memory run and against the
+hand-written job.
+
+    .venv/bin/python bench/spark.py --sizes 1M                   # 1M, cap 3
+    .venv/bin/python bench/spark.py --sizes 10k,1M,10M --skip-memory-above 1M
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -28,8 +41,11 @@ sys.path.insert(0, str(ROOT))
 from fincrime.engine import materialize  # noqa: E402
 from fincrime.generator import GeneratorConfig, generate  # noqa: E402
 from fincrime.rules import load_program  # noqa: E402
+from fincrime.vocab import ENT, TYPE  # noqa: E402
 
 console = Console(width=None if sys.stdout.isatty() else 200)
+BASE = "http://oxfordsemantic.tech/transactions/"  # the rules' BASE: chain IRIs resolve against it
+END_DATE = "2026-01-31T00:00:00"
 
 
 def count(text: str) -> int:
@@ -82,69 +98,167 @@ class PeakMemory:
         self._thread.join()
 
 
-def dataset(out: Path, transactions: int, files: int) -> list[str]:
-    folder = out / f"data-{transactions}"
+def dataset(out: Path, transactions: int, fmt: str) -> list[str]:
+    folder = out / f"data-{transactions}-{fmt}"
     if not (folder / "generation.json").exists():
-        console.print(f"generating {transactions:,} transactions into {folder}")
-        generate(GeneratorConfig(out=str(folder), transactions=transactions, profile="original",
-                                 suspicious_ratio=0.01, format="nt.gz", files=files, seed=42))
-    return sorted(str(p) for p in folder.glob("*.nt.gz") if not p.name.startswith("ground"))
+        console.print(f"generating {transactions:,} transactions ({fmt}) into {folder}")
+        files = max(2, min(16, transactions // 500_000))
+        generate(GeneratorConfig(out=str(folder), transactions=transactions, profile="original", suspicious_ratio=0.01,
+                                 format=fmt, files=files, seed=42, end_date=END_DATE))
+    suffix = ".parquet" if fmt == "parquet" else ".nt.gz"
+    return sorted(str(p) for p in folder.iterdir() if p.name.endswith(suffix) and not p.name.startswith("ground"))
+
+
+def handwritten_chains(spark, files: list[str], max_length: int, out: Path):  # type: ignore[no-untyped-def]
+    """The chains of ``rules/suspicious-chains.dlog`` as a data engineer writes them in PySpark;
+    returns the stored chains (``chain`` IRI, ``length``, ``suspicious``) after writing them."""
+    from pyspark.sql import functions as F
+
+    tx = spark.read.parquet(*[f for f in files if Path(f).name.startswith("transactions")])
+    parties = spark.read.parquet(*[f for f in files if Path(f).name.startswith("parties")])
+    suspicious = parties.filter("is_suspicious").select(F.col("id").alias("party"))
+
+    def iri(column):  # type: ignore[no-untyped-def]
+        return F.concat(F.lit(ENT), column)
+
+    first = tx.join(suspicious, tx.originator == suspicious.party, "left_semi").select(
+        F.concat(F.lit(BASE), F.md5(F.concat(F.lit("PartialChain"), iri(F.col("id"))))).alias("chain"),
+        F.lit(None).cast("string").alias("derived_from"),
+        "originator", "beneficiary", F.lit(1).alias("length"), F.col("date").alias("start_date"),
+        F.col("date").alias("end_date"), F.col("amount").alias("start_amount"), F.col("amount").alias("final_amount"),
+        F.col("amount").alias("minimum_amount"), F.col("id").alias("first_tx"), F.col("id").alias("last_tx"),
+    ).localCheckpoint()
+    levels, frontier = [first], first
+    for length in range(2, max_length + 1):
+        c, t = frontier.alias("c"), tx.alias("t")
+        step = c.join(t, (F.col("c.beneficiary") == F.col("t.originator")) & (F.col("t.date") > F.col("c.end_date")))
+        frontier = step.select(
+            F.concat(F.lit(BASE), F.md5(F.concat(F.lit("PartialChain"), F.col("c.chain"), iri(F.col("t.id"))))).alias("chain"),
+            F.col("c.chain").alias("derived_from"), F.col("c.originator"), F.col("t.beneficiary"),
+            F.lit(length).alias("length"), F.col("c.start_date"), F.col("t.date").alias("end_date"),
+            F.col("c.start_amount"), F.col("t.amount").alias("final_amount"),
+            F.least(F.col("c.minimum_amount"), F.col("t.amount")).alias("minimum_amount"),
+            F.col("c.first_tx"), F.col("t.id").alias("last_tx"),
+        ).localCheckpoint()
+        if frontier.isEmpty():
+            break
+        levels.append(frontier)
+    chains = levels[0]
+    for level in levels[1:]:
+        chains = chains.unionByName(level)
+    flagged = chains.join(suspicious.select(F.col("party").alias("beneficiary"), F.lit(True).alias("suspicious")),
+                          "beneficiary", "left").fillna(False, ["suspicious"])
+    flagged.write.mode("overwrite").parquet(str(out))
+    return spark.read.parquet(str(out)).select("chain", "length", "suspicious")
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float, int]:
+    with PeakMemory() as mem:
+        started = time.perf_counter()
+        value = fn()
+        seconds = time.perf_counter() - started
+    return value, seconds, mem.peak
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1M,10M", help="transaction counts, e.g. 1M,10M")
+    parser.add_argument("--sizes", default="1M", help="transaction counts, e.g. 10k,1M,10M")
     parser.add_argument("--max-chain-length", type=int, default=3)
     parser.add_argument("--master", default="local[*]")
-    parser.add_argument("--partitions", type=int, default=None)
-    parser.add_argument("--memory", default="10g", help="driver memory (local mode)")
+    parser.add_argument("--ntriples", action="store_true", help="also run fincrime on Spark over the N-Triples")
+    parser.add_argument("--skip-memory-above", default="10M", help="no in-memory run above this size")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/out/spark")
-    parser.add_argument("--skip-memory", action="store_true", help="do not run the in-memory baseline")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    program = load_program([str(ROOT / "rules/suspicious-chains.dlog")], params={"maxChainLength": args.max_chain_length})
-    options = {"master": args.master, "memory": args.memory}
-    if args.partitions:
-        options["partitions"] = args.partitions
+    cap = args.max_chain_length
+    program = load_program([str(ROOT / "rules/suspicious-chains.dlog")], params={"maxChainLength": cap})
     sizes = [count(s) for s in args.sizes.split(",")]
-    table = Table(title=f"Spark executor, rules/suspicious-chains.dlog, maxChainLength={args.max_chain_length}")
-    for col in ("engine", "transactions", "input triples", "derived", "session s", "load s", "reason s",
-                "write s", "total s", "input triples/s", "peak RSS", "vs memory"):
-        table.add_column(col, justify="left" if col == "engine" else "right")
-    baseline: float | None = None
+    table = Table(title=f"rules/suspicious-chains.dlog, maxChainLength={cap}, original profile (1% suspicious)")
+    for col in ("run", "transactions", "input", "chains", "suspicious", "load s", "reason s", "write s", "total s",
+                "peak RSS", "vs memory", "vs pyspark"):
+        table.add_column(col, justify="left" if col in ("run", "input") else "right")
+
+    from fincrime.engine.spark.resources import input_size
+    from fincrime.engine.spark.session import SparkOptions, get_session
+
+    options = SparkOptions.parse({"master": args.master})
+    # one session for both Spark runs, sized by fincrime for the largest input, started untimed
+    largest = max(sizes)
+    spark = get_session(options, options.resources(input_size(dataset(args.out, largest, "parquet")) * 2))
+    console.print(f"Spark {spark.version} on {spark.sparkContext.master}, "
+                  f"driver {spark.sparkContext.getConf().get('spark.driver.memory', '1g')}")
     for n in sizes:
-        files = dataset(args.out, n, max(2, min(16, n // 500_000)))
-        if baseline is None and not args.skip_memory:
-            with PeakMemory() as mem:
-                started = time.perf_counter()
-                result = materialize(program, files, engine="memory")
-                target = args.out / f"memory-{n}.nt"
-                result.write_ntriples(target)
-                baseline = time.perf_counter() - started
-            t = result.timings
-            triples = sum(result.counts_by_predicate(derived_only=False).values()) - result.count()
-            table.add_row("memory", f"{n:,}", f"{triples:,}", f"{result.count():,}", "-", f"{t['parse'] + t['load']:.1f}",
-                          f"{t['reason']:.1f}", f"{t['write']:.1f}", f"{baseline:.1f}", f"{triples / baseline:,.0f}",
-                          f"{mem.peak / 2**30:.1f} GiB", "1.00x")
-            console.print(f"memory {n:,}: {baseline:.1f}s")
+        nt, pq = dataset(args.out, n, "nt.gz"), dataset(args.out, n, "parquet")
+        memory_s = None
+        if n <= count(args.skip_memory_above):
+            result, memory_s, peak = timed(lambda nt=nt, n=n: _memory_run(program, nt, args.out / f"memory-{n}.nt"))
+            t = result.timings  # type: ignore[attr-defined]
+            classes = result.counts_by_class()  # type: ignore[attr-defined]
+            table.add_row("memory (N-Triples)", f"{n:,}", "nt.gz", f"{classes.get(TYPE + 'PartialChain', 0):,}",
+                          f"{classes.get(TYPE + 'SuspiciousChain', 0):,}", f"{t['parse'] + t['load']:.1f}",
+                          f"{t['reason']:.1f}", f"{t['write']:.1f}", f"{memory_s:.1f}", f"{peak / 2**30:.1f} GiB",
+                          "1.00x", "")
+            expected = (classes.get(TYPE + "PartialChain", 0), classes.get(TYPE + "SuspiciousChain", 0))
             del result
-        with PeakMemory() as mem:
-            started = time.perf_counter()
-            result = materialize(program, files, engine="spark", engine_options=options,
-                                 progress=lambda m: console.print(f"  {m}"))
-            parts = args.out / f"spark-{n}.parquet"
+        target = args.out / f"pyspark-{n}.parquet"
+        hand, hand_s, peak = timed(lambda pq=pq, target=target: _handwritten(spark, pq, cap, target))
+        chains, suspicious, hand_iris = hand  # type: ignore[misc]
+        if memory_s is not None:
+            assert (chains, suspicious) == expected, f"pyspark {chains, suspicious} != memory {expected}"
+        table.add_row("pyspark hand-written (Parquet)", f"{n:,}", "parquet", f"{chains:,}", f"{suspicious:,}", "-", "-",
+                      "-", f"{hand_s:.1f}", f"{peak / 2**30:.1f} GiB", _ratio(hand_s, memory_s), "1.00x")
+        runs = [("fincrime spark (Parquet)", pq, "parquet")] + ([("fincrime spark (N-Triples)", nt, "nt.gz")] if args.ntriples else [])
+        for label, files, kind in runs:
+            parts = args.out / f"spark-{n}-{kind}.parquet"
             shutil.rmtree(parts, ignore_errors=True)
-            result.write_parts(str(parts), "parquet")
-            total = time.perf_counter() - started
-        t = result.timings
-        triples = sum(result.counts_by_predicate(derived_only=False).values()) - result.count()
-        ratio = f"{total / baseline:.2f}x" if baseline and n == sizes[0] else "-"
-        table.add_row("spark", f"{n:,}", f"{triples:,}", f"{result.count():,}", f"{t['session']:.1f}", f"{t['load']:.1f}",
-                      f"{t['reason']:.1f}", f"{t['write_parquet']:.1f}", f"{total:.1f}", f"{triples / total:,.0f}",
-                      f"{mem.peak / 2**30:.1f} GiB", ratio)
+            result, total, peak = timed(lambda files=files, parts=parts: _fincrime_run(program, files, parts, args.master))
+            t = result.timings  # type: ignore[attr-defined]
+            classes = result.counts_by_class()  # type: ignore[attr-defined]
+            got = (classes.get(TYPE + "PartialChain", 0), classes.get(TYPE + "SuspiciousChain", 0))
+            assert got == (chains, suspicious), f"{label} {got} != pyspark {(chains, suspicious)}"
+            _assert_same_iris(result, hand_iris)
+            table.add_row(label, f"{n:,}", kind, f"{got[0]:,}", f"{got[1]:,}", f"{t['load']:.1f}", f"{t['reason']:.1f}",
+                          f"{t['write_parquet']:.1f}", f"{total:.1f}", f"{peak / 2**30:.1f} GiB",
+                          _ratio(total, memory_s), _ratio(total, hand_s))
+            del result
         console.print(table)
-    console.print(table)
     return 0
+
+
+def _ratio(seconds: float, baseline: float | None) -> str:
+    return f"{seconds / baseline:.2f}x" if baseline else "-"
+
+
+def _memory_run(program, files: list[str], target: Path):  # type: ignore[no-untyped-def]
+    result = materialize(program, files, engine="memory")
+    result.write_ntriples(target)
+    return result
+
+
+def _handwritten(spark, files: list[str], cap: int, target: Path):  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+
+    stored = handwritten_chains(spark, files, cap, target)
+    row = stored.agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("suspicious").cast("int")).alias("s")).collect()[0]
+    return int(row["n"]), int(row["s"] or 0), stored.select("chain")
+
+
+def _fincrime_run(program, files: list[str], parts: Path, master: str):  # type: ignore[no-untyped-def]
+    result = materialize(program, files, engine="spark", engine_options={"master": master},
+                         progress=lambda m: console.print(f"  {m}"))
+    result.write_parts(str(parts), "parquet")
+    return result
+
+
+def _assert_same_iris(result, hand_iris) -> None:  # type: ignore[no-untyped-def]
+    """Every chain IRI of one run is a chain of the other (counts are equal, so no extras)."""
+    from pyspark.sql import functions as F
+
+    ours = result.frame(True).filter((F.col("p") == "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>")
+                                     & (F.col("o") == f"<{TYPE}PartialChain>"))
+    theirs = hand_iris.select(F.concat(F.lit("<"), F.col("chain"), F.lit(">")).alias("s"))
+    missing = theirs.join(ours.select("s"), "s", "left_anti").count()
+    assert missing == 0, f"{missing:,} hand-written chains are not among fincrime's"
 
 
 if __name__ == "__main__":

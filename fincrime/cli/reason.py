@@ -87,7 +87,9 @@ def reason(
     param: list[str] = typer.Option([], "--param", "-p", help="Rule parameter: name=value (repeatable)."),
     engine: str = typer.Option("memory", "--engine", help="memory (default) or spark."),
     spark_master: str = typer.Option("local[*]", "--spark-master", help="Spark master URL (engine spark)."),
-    partitions: int | None = typer.Option(None, "--partitions", help="Spark shuffle partitions (engine spark)."),
+    partitions: int | None = typer.Option(None, "--partitions", help="Spark shuffle partitions (engine spark; default: from the input size)."),
+    memory: str | None = typer.Option(None, "--memory", help="Spark memory, e.g. 8g: the driver's locally, each executor's on a cluster (default: from the machine)."),
+    cores: int | None = typer.Option(None, "--cores", min=1, help="Spark executor cores on a cluster (engine spark)."),
     stats: bool = typer.Option(False, "--stats", help="Also show per-rule firing counts and time."),
     max_facts: int | None = typer.Option(None, "--max-facts", min=1,
                                          help="Stop when the program holds more facts (default 2 billion)."),
@@ -106,10 +108,15 @@ def reason(
     if not files:
         raise InputError("give at least one --data file or folder")
     options = {"master": spark_master, "partitions": partitions, "debug": state.debug,
+               **({"memory": memory} if memory else {}), **({"cores": cores} if cores else {}),
                **({"max_facts": max_facts} if max_facts else {}), **({"timeout": timeout} if timeout else {})}
     with console_err.status("reasoning…") as status:
-        result = materialize(program, files, engine=engine, engine_options=options,
-                             progress=lambda m: status.update(str(m)))
+        def progress(event: object) -> None:
+            status.update(str(event))
+            if engine == "spark" and getattr(event, "kind", None) == "note":  # settings, read rate: kept
+                console_err.print(str(event))
+
+        result = materialize(program, files, engine=engine, engine_options=options, progress=progress)
     timings = dict(result.timings)
     timings["rules"] = 0.0
     if out is not None:

@@ -19,7 +19,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fincrime.engine.progress import ProgressFn, progress_reporter
+from fincrime.engine.limits import Limits
+from fincrime.engine.progress import Progress, ProgressFn, progress_reporter
 from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
 
@@ -33,36 +34,43 @@ def materialize_spark(
     """Materialize ``program`` over the data files on Spark; returns a :class:`SparkResult`.
 
     ``engine_options``: ``master`` (default ``local[*]``), ``partitions``, ``cores``, ``memory``,
-    ``checkpoint_dir`` (reliable checkpoints, for clusters), ``debug`` (Spark's log on stderr).
+    ``checkpoint_dir`` (reliable checkpoints, for clusters), ``debug`` (Spark's log on stderr),
+    ``max_facts`` and ``timeout`` (:mod:`fincrime.engine.limits`). Memory and partitions not
+    given are chosen from the machine and the input (:mod:`.resources`).
     """
     # these import pyspark, so they load when a Spark run starts, not with the package
+    from fincrime.engine.spark.checkpoints import Checkpointer
     from fincrime.engine.spark.executor import SparkExecutor
     from fincrime.engine.spark.io import read_inputs
+    from fincrime.engine.spark.resources import input_size
     from fincrime.engine.spark.result import SparkResult
     from fincrime.engine.spark.session import SparkOptions, get_session, spark_errors
 
     options = SparkOptions.parse(engine_options)
     say = progress_reporter(progress)
     plan = build_plan(program)
+    paths = [str(p) for p in data_paths]
+    resources = options.resources(input_size(paths))  # a job that cannot fit stops here, before a JVM
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    spark = get_session(options)
+    spark = get_session(options, resources)
     timings["session"] = time.perf_counter() - started
-    say(f"Spark {spark.version} on {spark.sparkContext.master}, {options.shuffle_partitions()} partitions")
-
-    def checkpoint(frame, eager: bool = True):  # type: ignore[no-untyped-def]
-        # A lazy local checkpoint is stored by the first job that reads it, saving a job per
-        # round; a reliable one would be computed twice that way, so it is always eager.
-        if options.checkpoint_dir:
-            return frame.checkpoint(eager=True)
-        return frame.localCheckpoint(eager=eager)
-
-    executor = SparkExecutor(spark, checkpoint)
+    heap = spark.sparkContext.getConf().get("spark.driver.memory", "1g")
+    say(Progress("note", f"Spark {spark.version} on {spark.sparkContext.master}: {heap} driver, "
+                         f"{resources.partitions} shuffle partitions, input ≈ {resources.input_bytes / 1e6:,.0f} MB"))
+    limits = Limits.from_options({k: v for k, v in (("max_facts", options.max_facts), ("timeout", options.timeout))
+                                  if v is not None})
+    executor = SparkExecutor(spark, Checkpointer(spark, reliable=bool(options.checkpoint_dir)), limits=limits)
     with spark_errors("reading the data"):
         mark = time.perf_counter()
-        rows = executor.load(read_inputs(spark, [str(p) for p in data_paths]))
+        rows = executor.load(read_inputs(spark, paths))
         timings["load"] = time.perf_counter() - mark
-    say(f"read {sum(rows.values()):,} distinct triples in {timings['load']:.2f}s")
+    read = sum(rows.values())
+    seconds = max(timings["load"], 1e-9)
+    rate = read / seconds / resources.local_threads
+    say(Progress("note", f"read {read:,} distinct triples in {timings['load']:.2f}s "
+                         f"({rate:,.0f} triples/s per core, {resources.local_threads} cores)",
+                 rate=read / seconds, rate_unit="triples/s", elapsed=seconds))
     with spark_errors("reasoning"):
         mark = time.perf_counter()
         executor.run(plan, say)

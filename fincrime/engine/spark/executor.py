@@ -15,6 +15,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from fincrime.engine.limits import Limits
 from fincrime.engine.memory.relations import columns_of
 from fincrime.engine.memory.values import KIND_BLANK, KIND_IRI, KIND_LITERAL
 from fincrime.engine.spark import sql
@@ -67,8 +68,10 @@ def col(name: str) -> Column:
 
 
 class SparkExecutor:
-    def __init__(self, spark: SparkSession, checkpoint: Checkpoint, broadcast_rows: int = 100_000) -> None:
+    def __init__(self, spark: SparkSession, checkpoint: Checkpoint, broadcast_rows: int = 100_000,
+                 limits: Limits | None = None) -> None:
         self.spark = spark
+        self.limits = limits or Limits()
         self.broadcast_rows = broadcast_rows
         self.checkpoint = checkpoint
         self.relations: dict[RelKey, Relation] = {}
@@ -127,6 +130,10 @@ class SparkExecutor:
     def commit(self) -> dict[RelKey, int]:
         return commit_all(list(self.relations.values()), self.checkpoint)
 
+    def _check_limits(self, deltas: dict[RelKey, int]) -> None:
+        facts = sum(rel.size("full") for rel in self.relations.values())
+        self.limits.check(facts=facts, rounds=self.rounds, growth={str(k): n for k, n in deltas.items()})
+
     # --- program --------------------------------------------------------------------------
     def run(self, plan: ProgramPlan, say: ProgressFn) -> None:
         for key, rows in fact_rows(plan.facts).items():  # one frame per relation, not one per fact
@@ -140,6 +147,7 @@ class SparkExecutor:
                 self._evaluate(rp, [Variant.at(len(rp.body.atoms), None)])
             deltas = self.commit()
             self.rounds += 1
+            self._check_limits(deltas)
             round_no = 1
             say(_round_line(number, len(plan.strata), round_no, deltas, time.perf_counter() - started))
             while stratum.recursive and any(deltas.get(k, 0) for k in self._stratum_keys(stratum)):
@@ -152,6 +160,7 @@ class SparkExecutor:
                         self._evaluate(rp, variants)
                 deltas = self.commit()
                 self.rounds += 1
+                self._check_limits(deltas)
                 say(_round_line(number, len(plan.strata), round_no, deltas, time.perf_counter() - started))
             self.commit()
 

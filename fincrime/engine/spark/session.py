@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fincrime.engine.spark.resources import Machine, Resources, parse_memory, plan_resources
 from fincrime.errors import FincrimeError, InputError
 
 DEFAULT_MASTER = "local[*]"
@@ -42,10 +43,12 @@ class SparkOptions:
     memory: str | None = None  # executor memory, driver memory in local mode
     checkpoint_dir: str | None = None  # reliable checkpoints (cluster); default: local checkpoints
     debug: bool = False
+    max_facts: int | None = None  # the engine limits (fincrime.engine.limits)
+    timeout: float | None = None
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> SparkOptions:
-        known = {"master", "partitions", "cores", "memory", "checkpoint_dir", "debug"}
+        known = {"master", "partitions", "cores", "memory", "checkpoint_dir", "debug", "max_facts", "timeout"}
         unknown = sorted(set(options) - known)
         if unknown:
             raise InputError(f"unknown Spark engine option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -54,10 +57,13 @@ class SparkOptions:
             value = options.get(name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise InputError(f"engine option {name} must be a positive integer (got {value!r})")
+        memory = options.get("memory")
+        if memory is not None:
+            parse_memory(str(memory))  # a clear error now, not a JVM that does not start
         return cls(
             master=master, partitions=options.get("partitions"), cores=options.get("cores"),
-            memory=options.get("memory"), checkpoint_dir=options.get("checkpoint_dir"),
-            debug=bool(options.get("debug", False)),
+            memory=str(memory) if memory is not None else None, checkpoint_dir=options.get("checkpoint_dir"),
+            debug=bool(options.get("debug", False)), max_facts=options.get("max_facts"), timeout=options.get("timeout"),
         )
 
     @property
@@ -72,11 +78,12 @@ class SparkOptions:
             return int(inside)
         return self.cores or os.cpu_count() or 1
 
-    def shuffle_partitions(self) -> int:
-        if self.partitions:
-            return self.partitions
-        cores = self.local_threads() if self.is_local else (self.cores or 2) * 4
-        return max(2, 2 * cores)
+    def resources(self, input_bytes: int, machine: Machine | None = None) -> Resources:
+        """Memory and partitions for an input of ``input_bytes`` on this machine (see
+        :mod:`.resources`); raises before any JVM starts when the job cannot fit."""
+        return plan_resources(machine or Machine.detect(), input_bytes, self.is_local, memory=self.memory,
+                              partitions=self.partitions, cores=self.cores,
+                              threads=self.local_threads() if self.is_local else None)
 
 
 def options_from_cli(
@@ -142,8 +149,9 @@ def _check_java() -> None:
         )
 
 
-def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
-    """The process's Spark session for these options, started if needed (quietly)."""
+def get_session(options: SparkOptions, resources: Resources | None = None):  # type: ignore[no-untyped-def]
+    """The process's Spark session for these options, started if needed (quietly), with the
+    memory and partitions of ``resources`` (default: planned for a small input)."""
     import warnings
 
     from pyspark.sql import SparkSession
@@ -155,9 +163,10 @@ def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
     if active is not None:
         current = active.sparkContext.master
         if options.master in (current, DEFAULT_MASTER) or (options.is_local and current.startswith("local")):
-            _runtime_conf(active, options)
+            _runtime_conf(active, options, resources or options.resources(0))
             return active
         active.stop()
+    resources = resources or options.resources(0)
     _check_java()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers run this interpreter (the UDF that spells numbers imports fincrime)
@@ -173,17 +182,17 @@ def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
         .config("spark.executor.extraJavaOptions", java_opts)
         .config("spark.pyspark.python", sys.executable)
         .config("spark.pyspark.driver.python", sys.executable)
-        .config("spark.sql.shuffle.partitions", str(options.shuffle_partitions()))
+        .config("spark.sql.shuffle.partitions", str(resources.partitions))
         # pyspark 4 records the Python call site of every DataFrame/Column call for error
         # messages: five JVM round trips per call, most of the time spent building a rule's plan
         .config("spark.python.sql.dataFrameDebugging.enabled", "false")
     )
     if options.is_local or os.environ.get("SPARK_LOCAL_IP") == "127.0.0.1":
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-    if options.memory:
-        builder = builder.config("spark.executor.memory", options.memory)
-        if options.is_local:  # executors live inside the driver JVM
-            builder = builder.config("spark.driver.memory", options.memory)
+    if resources.executor_memory:
+        builder = builder.config("spark.executor.memory", resources.executor_memory)
+    if resources.driver_memory:  # locally the executors live inside the driver's JVM
+        builder = builder.config("spark.driver.memory", resources.driver_memory)
     if options.cores and not options.is_local:
         builder = builder.config("spark.executor.cores", str(options.cores))
     with spark_errors("starting Spark"), _quiet_stderr(not debug):
@@ -192,27 +201,32 @@ def get_session(options: SparkOptions):  # type: ignore[no-untyped-def]
     # pyspark logs every failed query as a JSON record on stderr; ours is the one-line error
     for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
         logging.getLogger(name).disabled = not debug
-    _runtime_conf(session, options)
+    _runtime_conf(session, options, resources)
     return session
 
 
-def _runtime_conf(session, options: SparkOptions) -> None:  # type: ignore[no-untyped-def]
+def _runtime_conf(session, options: SparkOptions, resources: Resources) -> None:  # type: ignore[no-untyped-def]
     conf = session.conf
     # SPARQL semantics: errors are values (nulls), not exceptions; times are UTC; ?x and ?X differ
     conf.set("spark.sql.ansi.enabled", "false")
     conf.set("spark.sql.session.timeZone", "UTC")
     conf.set("spark.sql.caseSensitive", "true")
-    conf.set("spark.sql.shuffle.partitions", str(options.shuffle_partitions()))
+    conf.set("spark.sql.shuffle.partitions", str(resources.partitions))
     conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     if options.checkpoint_dir:
         session.sparkContext.setCheckpointDir(options.checkpoint_dir)
 
 
 _CAUSES = (
-    (("OutOfMemoryError", "Java heap space", "GC overhead limit"), "Spark ran out of memory",
-     "give the engine more memory (engine.memory / --memory) or more partitions (--partitions)"),
-    (("ExecutorLostFailure", "lost executor", "Executor heartbeat timed out", "SparkContext was shut down"),
-     "a Spark executor was lost", "check the worker logs; executors die when they run out of memory or the host fails"),
+    (("OutOfMemoryError", "Java heap space", "GC overhead limit", "exit code 137", "exitCode=137",
+      "Container killed", "Killed by external signal"), "Spark ran out of memory",
+     "give the engine more memory (engine.memory / --memory) or more partitions (engine.partitions / --partitions)"),
+    (("ExecutorLostFailure", "lost executor", "Executor heartbeat timed out", "SparkContext was shut down",
+      "Remote RPC client disassociated"),
+     "a Spark executor was lost",
+     "check the worker logs: executors die when they run out of memory (engine.memory / --memory) or the host fails"),
+    (("Checkpoint block", "checkpointed RDD"), "a stored round of facts was lost with its executor",
+     "set engine.checkpoint_dir to shared storage (hdfs://, s3a://) so rounds survive a lost executor"),
     (("All masters are unresponsive", "Could not connect to master", "Failed to connect to master"),
      "the Spark master cannot be reached", "check --spark-master (spark://HOST:PORT) and that the master is running"),
     (("JAVA_GATEWAY_EXITED", "Java gateway process exited"), "Spark's Java process did not start",
