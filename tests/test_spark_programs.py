@@ -182,6 +182,19 @@ def test_options_and_error_lines() -> None:
     assert isinstance(oom, FincrimeError) and "out of memory" in oom.one_line() and "hint" in oom.one_line()
     lost = describe_spark_error(RuntimeError("ExecutorLostFailure (executor 1 exited)"), "reasoning")
     assert "executor was lost" in lost.one_line()
+    rpc = describe_spark_error(RuntimeError(
+        "Job aborted due to stage failure: Task 3 in stage 7.0 failed 4 times, most recent failure: "
+        "ExecutorLostFailure (executor 0 exited caused by one of the running tasks) Reason: Remote RPC client "
+        "disassociated. Likely due to containers exceeding thresholds"), "reasoning")
+    assert rpc.one_line().startswith("reasoning failed: a Spark executor was lost (hint: check the worker logs")
+    block = describe_spark_error(RuntimeError(
+        "Checkpoint block rdd_41_2 not found! Either the executor that originally checkpointed this partition "
+        "is no longer alive, or the original RDD is unpersisted."), "reasoning")
+    assert "lost with its executor" in block.one_line() and "checkpoint_dir" in block.one_line()
+    killed = describe_spark_error(RuntimeError("Container killed by YARN for exceeding memory limits"), "reasoning")
+    assert "out of memory" in killed.one_line() and "--memory" in killed.one_line()
+    for error in (oom, lost, rpc, block, killed):
+        assert "\n" not in error.one_line()
     other = describe_spark_error(RuntimeError("boom\nat line"), "reading the data")
     assert other.one_line().startswith("reading the data failed: Spark error: boom")
 

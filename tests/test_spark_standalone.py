@@ -1,5 +1,7 @@
-"""A reasoning job through a real Spark standalone cluster: one master and one worker on
-127.0.0.1, started from the pyspark distribution's own launch classes, stopped afterwards."""
+"""A reasoning job through a real Spark standalone cluster: one master and two workers on
+127.0.0.1 (one core and 1 GB each), started from the pyspark distribution's own launch classes,
+stopped afterwards; the job runs on both workers' executors and its output equals the in-memory
+executor's."""
 
 from __future__ import annotations
 
@@ -29,9 +31,12 @@ from fincrime.rules import load_program
 master, out, *data = sys.argv[1:]
 program = load_program(["{rules}"], params={{"maxChainLength": 2}})
 result = materialize(program, data, engine="spark",
-                     engine_options={{"master": master, "partitions": 2, "cores": 1, "memory": "768m"}})
+                     engine_options={{"master": master, "cores": 1, "memory": "768m"}})
 print("derived", result.write_ntriples(out))
+hosts = result.executor.spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
+print("block managers", hosts)
 """
+WORKERS = 2
 
 
 def _free_port() -> int:
@@ -57,22 +62,24 @@ def cluster(tmp_path: Path) -> Iterator[str]:
     home = Path(pyspark.__file__).parent
     spark_class = str(home / "bin" / "spark-class")
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
-    port, ui, worker_ui = _free_port(), _free_port(), _free_port()
+    port, ui = _free_port(), _free_port()
     url = f"spark://127.0.0.1:{port}"
-    logs = [open(tmp_path / name, "wb") for name in ("master.log", "worker.log")]  # noqa: SIM115
+    names = ["master.log", *(f"worker-{i}.log" for i in range(WORKERS))]
+    logs = [open(tmp_path / name, "wb") for name in names]  # noqa: SIM115
     procs = [subprocess.Popen(
         [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
          "--webui-port", str(ui)], env=env, stdout=logs[0], stderr=subprocess.STDOUT)]
     try:
-        procs.append(subprocess.Popen(
-            [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
-             "--memory", "1g", "--webui-port", str(worker_ui), "--work-dir", str(tmp_path / "work")],
-            env=env, stdout=logs[1], stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + 90
-        while _alive_workers(ui) < 1:
+        for i in range(WORKERS):
+            procs.append(subprocess.Popen(
+                [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "1",
+                 "--memory", "1g", "--webui-port", str(_free_port()), "--work-dir", str(tmp_path / f"work-{i}")],
+                env=env, stdout=logs[i + 1], stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 120
+        while _alive_workers(ui) < WORKERS:
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                pytest.fail("the standalone master/worker did not come up:\n"
-                            + (tmp_path / "master.log").read_text()[-2000:] + (tmp_path / "worker.log").read_text()[-2000:])
+                pytest.fail("the standalone master/workers did not come up:\n"
+                            + "".join((tmp_path / n).read_text()[-1500:] for n in names))
             time.sleep(1)
         yield url
     finally:
@@ -95,6 +102,7 @@ def test_reasoning_through_a_standalone_master(cluster: str, tmp_path: Path) -> 
     run = subprocess.run([sys.executable, "-c", DRIVER.format(rules=rules), cluster, str(out), *data],
                          env=env, capture_output=True, text=True, timeout=400, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "block managers 3" in run.stdout  # the driver and one executor on each worker
     memory = materialize(load_program([str(rules)], params={"maxChainLength": 2}), data, engine="memory")
     expected = sorted(f"{s} {p} {o} ." for s, p, o in memory.triples())
     assert expected and sorted(out.read_text().splitlines()) == expected

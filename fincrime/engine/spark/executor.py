@@ -522,7 +522,12 @@ def _agg_exprs(b: AggBind, c: str, i: int) -> list[Column]:
             total = F.aggregate(pairs, F.lit(0.0), lambda acc, x: acc + F.coalesce(x["n"], F.lit(0.0)))
             count = F.size(pairs)
         else:
-            total, count = F.coalesce(F.sum(num), F.lit(0.0)), F.count(num)
+            # integers and decimals are summed exactly (then rounded once), so the total does not
+            # depend on the order Spark meets the rows in; a float or double operand sums doubles
+            exact = F.sum(num.cast("decimal(38,12)")).cast("double")
+            inexact = F.sum(num)
+            summed = F.when(F.max(F.col(f"{c}t")) <= 2, F.coalesce(exact, inexact)).otherwise(inexact)
+            total, count = F.coalesce(summed, F.lit(0.0)), F.count(num)
         ntype = F.max(F.col(f"{c}t"))
         bad = F.coalesce(F.bool_or((F.col(f"{c}t") == 0) | err), F.lit(False))
         if b.func == "SUM":
