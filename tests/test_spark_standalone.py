@@ -22,7 +22,7 @@ from test_spark_support import ROOT, dataset
 from fincrime.engine import materialize
 from fincrime.rules import load_program
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # ~2.5 min: three JVMs start
 
 DRIVER = """
 import sys
