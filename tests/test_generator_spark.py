@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from test_generator_support import data_files, ground_truth_rows, run
+from test_spark_support import spark_session
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs Java")
-    existing = pyspark_sql.SparkSession.getActiveSession()
-    session = existing or (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("fincrime-generator-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    yield session
-    if existing is None:
-        session.stop()
+def spark() -> object:
+    # the run's one session: a second builder here would start the JVM with Spark's 1 GiB
+    # default heap, and every later session of the run reuses that JVM
+    return spark_session()
 
 
 @pytest.mark.spark
