@@ -129,16 +129,18 @@ def handwritten_chains(spark, files: list[str], max_length: int, out: Path):  # 
         F.col("amount").alias("minimum_amount"), F.col("id").alias("first_tx"), F.col("id").alias("last_tx"),
     ).localCheckpoint()
     levels, frontier = [first], first
+    # the next hop's transfers under their own column names (no ambiguous self-join)
+    hop = tx.select(F.col("id").alias("t_id"), F.col("originator").alias("t_originator"),
+                    F.col("beneficiary").alias("t_beneficiary"), F.col("amount").alias("t_amount"),
+                    F.col("date").alias("t_date"))
     for length in range(2, max_length + 1):
-        c, t = frontier.alias("c"), tx.alias("t")
-        step = c.join(t, (F.col("c.beneficiary") == F.col("t.originator")) & (F.col("t.date") > F.col("c.end_date")))
+        step = frontier.join(hop, (F.col("beneficiary") == F.col("t_originator")) & (F.col("t_date") > F.col("end_date")))
         frontier = step.select(
-            F.concat(F.lit(BASE), F.md5(F.concat(F.lit("PartialChain"), F.col("c.chain"), iri(F.col("t.id"))))).alias("chain"),
-            F.col("c.chain").alias("derived_from"), F.col("c.originator"), F.col("t.beneficiary"),
-            F.lit(length).alias("length"), F.col("c.start_date"), F.col("t.date").alias("end_date"),
-            F.col("c.start_amount"), F.col("t.amount").alias("final_amount"),
-            F.least(F.col("c.minimum_amount"), F.col("t.amount")).alias("minimum_amount"),
-            F.col("c.first_tx"), F.col("t.id").alias("last_tx"),
+            F.concat(F.lit(BASE), F.md5(F.concat(F.lit("PartialChain"), F.col("chain"), iri(F.col("t_id"))))).alias("chain"),
+            F.col("chain").alias("derived_from"), "originator", F.col("t_beneficiary").alias("beneficiary"),
+            F.lit(length).alias("length"), "start_date", F.col("t_date").alias("end_date"), "start_amount",
+            F.col("t_amount").alias("final_amount"), F.least("minimum_amount", "t_amount").alias("minimum_amount"),
+            "first_tx", F.col("t_id").alias("last_tx"),
         ).localCheckpoint()
         if frontier.isEmpty():
             break
@@ -184,7 +186,8 @@ def main() -> int:
     options = SparkOptions.parse({"master": args.master})
     # one session for both Spark runs, sized by fincrime for the largest input, started untimed
     largest = max(sizes)
-    spark = get_session(options, options.resources(input_size(dataset(args.out, largest, "parquet")) * 2))
+    inputs = [input_size(dataset(args.out, largest, fmt)) for fmt in ("parquet", "nt.gz")]
+    spark = get_session(options, options.resources(max(inputs)))
     console.print(f"Spark {spark.version} on {spark.sparkContext.master}, "
                   f"driver {spark.sparkContext.getConf().get('spark.driver.memory', '1g')}")
     for n in sizes:
