@@ -68,8 +68,8 @@ def materialize_spark(
     read = sum(rows.values())
     seconds = max(timings["load"], 1e-9)
     rate = read / seconds / resources.local_threads
-    say(Progress("note", f"read {read:,} distinct triples in {timings['load']:.2f}s "
-                         f"({rate:,.0f} triples/s per core, {resources.local_threads} cores)",
+    say(Progress("note", f"read {read:,} distinct triples in {timings['load']:.2f}s, "
+                         f"{rate:,.0f} triples/s per core on {resources.local_threads} cores",
                  rate=read / seconds, rate_unit="triples/s", elapsed=seconds))
     with spark_errors("reasoning"):
         mark = time.perf_counter()
