@@ -10,7 +10,7 @@ import pytest
 from test_spark_support import OPTIONS, spark_session
 
 from fincrime.engine import materialize
-from fincrime.engine.spark.session import SparkOptions, describe_spark_error
+from fincrime.engine.spark.session import SparkOptions, describe_spark_error, spark_errors
 from fincrime.errors import FincrimeError, InputError, SourceError
 from fincrime.rules import parse_program
 
@@ -195,6 +195,9 @@ def test_options_and_error_lines() -> None:
     assert "out of memory" in killed.one_line() and "--memory" in killed.one_line()
     for error in (oom, lost, rpc, block, killed):
         assert "\n" not in error.one_line()
+    with pytest.raises(FincrimeError) as gone, spark_errors("reasoning"):
+        raise ConnectionRefusedError(111, "Connection refused")
+    assert gone.value.one_line().startswith("reasoning failed: Spark's Java process went away") and "dmesg" in gone.value.one_line()
     other = describe_spark_error(RuntimeError("boom\nat line"), "reading the data")
     assert other.one_line().startswith("reading the data failed: Spark error: boom")
 

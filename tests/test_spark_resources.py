@@ -25,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LAPTOP = Machine(cores=2, memory=24 * GIB, available=20 * GIB)
 
 
-def test_local_heap_is_half_of_what_is_free_and_at_least_what_the_input_needs() -> None:
+def test_local_heap_is_what_the_input_needs_with_room_within_half_of_what_is_free() -> None:
     small = plan_resources(LAPTOP, 13 * MIB, local=True)
-    assert small.driver_memory == small.executor_memory == "10g" and small.partitions == 4
+    assert small.driver_memory == small.executor_memory == "4g" and small.partitions == 4
+    assert plan_resources(LAPTOP, 620 * MIB, local=True).driver_memory == "5g"  # 1M transactions
+    assert plan_resources(LAPTOP, 5600 * MIB, local=True).driver_memory == "10g"  # 10M: half of the free 20
     busy = Machine(cores=2, memory=24 * GIB, available=6 * GIB)
     needy = plan_resources(busy, 2 * GIB, local=True)  # needs 1 + 1.5 x 2 = 4 GiB of the 6 free
     assert parse_memory(needy.driver_memory) >= 4 * GIB > 3 * GIB == parse_memory(plan_resources(busy, 0, local=True).driver_memory)

@@ -10,7 +10,7 @@ with one line *before* a JVM is started.
 >>> m = Machine(cores=2, memory=24 * GIB, available=20 * GIB)
 >>> r = plan_resources(m, input_bytes=620 * MIB, local=True)
 >>> r.driver_memory, r.partitions, r.local_threads
-('10g', 10, 2)
+('5g', 10, 2)
 >>> plan_resources(m, input_bytes=1 * MIB, local=True).partitions
 4
 """
@@ -29,7 +29,9 @@ from fincrime.errors import FincrimeError, InputError
 MIB = 1 << 20
 GIB = 1 << 30
 MIN_HEAP = 1 * GIB
-HEAP_SHARE = 0.5  # of the memory available now: the machine may be shared
+HEAP_SHARE = 0.5  # at most, of the memory available now: the machine may be shared
+DEFAULT_HEAP = 4 * GIB  # the least a local run gets when the machine has it (the 10k sample's 3M facts)
+HEAP_ROOM = 3  # heap per estimated need: derived facts, checkpoints and shuffles beside the input
 HEAP_CEILING = 0.75  # of the machine's (or cgroup's) memory, whatever is free
 HEAP_PER_INPUT_BYTE = 1.5  # measured: 10M transactions (5.6 GB of text) ran in a 14 GB heap, 1M in 2 GB
 HEAP_OVERHEAD = 1 * GIB  # the JVM, Spark's own structures, the plans of a long program
@@ -81,8 +83,8 @@ def plan_resources(
     """Settings for an input of ``input_bytes`` (uncompressed N-Triples) on ``machine``.
 
     Local mode: the executors live in the driver's JVM, so its heap is the engine's memory: a
-    given ``memory``, else half of what is available now (at most 3/4 of the machine), never less
-    than the input needs. Raises :class:`FincrimeError` when the input cannot fit. On a cluster
+    given ``memory``, else three times what the input needs (at least 4 GiB), within half of what
+    is available now, never less than the input needs. Raises :class:`FincrimeError` when the input cannot fit. On a cluster
     the executors' memory is the given one (else the cluster's default) and the driver, which only
     plans and collects small results, gets a modest heap.
     """
@@ -107,7 +109,11 @@ def plan_resources(
             f"≈ {_size(need)} of memory and {_size(machine.available)} of this machine's {_size(machine.memory)} is available",
             hint="run it on a cluster (--spark-master spark://HOST:PORT), free memory, "
                  "or set --memory to try with less")
-    heap = max(MIN_HEAP, need, min(int(machine.available * HEAP_SHARE), ceiling))
+    # A JVM fills whatever heap it is given before it collects hard, so the heap is what the
+    # input needs with room to spare, not all that is free: on a shared machine a greedy heap
+    # gets the JVM killed by the kernel (seen: an 11 GB JVM for the 10k sample).
+    heap = min(max(DEFAULT_HEAP, HEAP_ROOM * need), int(machine.available * HEAP_SHARE), ceiling)
+    heap = max(heap, need, MIN_HEAP)
     return Resources(_spelled(heap), _spelled(heap), shuffle, workers, input_bytes)
 
 

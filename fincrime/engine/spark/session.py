@@ -251,6 +251,11 @@ def spark_errors(doing: str) -> Iterator[None]:
         yield
     except FincrimeError:
         raise
+    except (ConnectionError, EOFError) as exc:  # the JVM's end of the Py4J socket is gone
+        raise FincrimeError(
+            f"{doing} failed: Spark's Java process went away ({type(exc).__name__})",
+            hint="it was most likely killed for memory (see `dmesg`): free memory on this machine, "
+                 "give the engine less (--memory) or run on a cluster (--spark-master)") from exc
     except Exception as exc:
         module = type(exc).__module__ or ""
         if module.startswith(("pyspark", "py4j")) or "Java" in type(exc).__name__:
