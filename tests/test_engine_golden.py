@@ -228,6 +228,14 @@ def test_aggregates_count_sum_min_max_avg():
     assert objects(r, ":avg")[":h"] == f'"20.0"{DEC}'
 
 
+def test_sum_of_decimals_is_exact():
+    # summed as doubles, these cents give 85066.01999999999; decimals are summed exactly
+    amounts = ["17898.62", "16135.98", "17310.69", "16998.09", "16722.64"]
+    data = "".join(f'<:t{i}> <:to> <:h> .\n<:t{i}> <:amount> "{a}"{DEC} .\n' for i, a in enumerate(amounts))
+    r = run("[?h, :sum, ?s] :- AGGREGATE([?t, :to, ?h], [?t, :amount, ?a] ON ?h BIND SUM(?a) AS ?s) .", data)
+    assert objects(r, ":sum")[":h"] == f'"85066.02"{DEC}'
+
+
 def test_aggregate_filter_on_result_and_count_distinct():
     r = run(
         "[?h, a, :FanIn] :- AGGREGATE([?t, :to, ?h], [?t, :from, ?s] ON ?h BIND COUNT(DISTINCT ?s) AS ?n), FILTER(?n >= 2) .",

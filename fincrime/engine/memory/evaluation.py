@@ -207,7 +207,14 @@ def _agg_exprs(b: AggBind, col: str, i: int) -> list[pl.Expr]:
     if b.func in ("SUM", "AVG"):
         src = pl.struct(pl.col(col), pl.col(f"{col}n")).unique() if b.distinct else None
         num = pl.col(f"{col}n")
-        total = (src.struct.field(f"{col}n").sum() if src is not None else num.sum())
+        if src is not None:
+            total = src.struct.field(f"{col}n").sum()
+        else:  # integers and decimals summed exactly, then rounded once, as the Spark executor does
+            # (through the shortest text of each double: a direct cast to Decimal truncates)
+            fixed = num.cast(pl.String).cast(pl.Decimal(38, 12), strict=False)
+            exact = fixed.sum().cast(pl.Float64)
+            fits = fixed.null_count() == num.null_count()
+            total = pl.when((pl.col(f"{col}t").max() <= 2) & fits).then(exact).otherwise(num.sum())
         count = (src.len() if src is not None else num.count())
         ntype = pl.col(f"{col}t").max()
         bad = (pl.col(f"{col}t") == 0).any() | err.any()
