@@ -193,7 +193,11 @@ def test_options_and_error_lines() -> None:
     assert "lost with its executor" in block.one_line() and "checkpoint_dir" in block.one_line()
     killed = describe_spark_error(RuntimeError("Container killed by YARN for exceeding memory limits"), "reasoning")
     assert "out of memory" in killed.one_line() and "--memory" in killed.one_line()
-    for error in (oom, lost, rpc, block, killed):
+    stopped = describe_spark_error(RuntimeError(
+        "An error occurred while calling o57925.localCheckpoint.\n: java.lang.IllegalStateException: "
+        "Cannot call methods on a stopped SparkContext."), "reasoning")
+    assert "stopped in the middle" in stopped.one_line() and "--memory" in stopped.one_line()
+    for error in (oom, lost, rpc, block, killed, stopped):
         assert "\n" not in error.one_line()
     with pytest.raises(FincrimeError) as gone, spark_errors("reasoning"):
         raise ConnectionRefusedError(111, "Connection refused")

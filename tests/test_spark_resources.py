@@ -27,8 +27,8 @@ LAPTOP = Machine(cores=2, memory=24 * GIB, available=20 * GIB)
 
 def test_local_heap_is_what_the_input_needs_with_room_within_half_of_what_is_free() -> None:
     small = plan_resources(LAPTOP, 13 * MIB, local=True)
-    assert small.driver_memory == small.executor_memory == "4g" and small.partitions == 4
-    assert plan_resources(LAPTOP, 620 * MIB, local=True).driver_memory == "5g"  # 1M transactions
+    assert small.driver_memory == small.executor_memory == "6g" and small.partitions == 4
+    assert plan_resources(LAPTOP, 1500 * MIB, local=True).driver_memory == "9g"  # 3 x (1 + 1.5 x 1.5) GiB, rounded down
     assert plan_resources(LAPTOP, 5600 * MIB, local=True).driver_memory == "10g"  # 10M: half of the free 20
     busy = Machine(cores=2, memory=24 * GIB, available=6 * GIB)
     needy = plan_resources(busy, 2 * GIB, local=True)  # needs 1 + 1.5 x 2 = 4 GiB of the 6 free

@@ -225,6 +225,9 @@ _CAUSES = (
       "Remote RPC client disassociated"),
      "a Spark executor was lost",
      "check the worker logs: executors die when they run out of memory (engine.memory / --memory) or the host fails"),
+    (("Cannot call methods on a stopped SparkContext",), "Spark stopped in the middle of the run",
+     "most often its driver ran out of memory: give the engine more (engine.memory / --memory); "
+     "--debug shows Spark's log"),
     (("Checkpoint block", "checkpointed RDD"), "a stored round of facts was lost with its executor",
      "set engine.checkpoint_dir to shared storage (hdfs://, s3a://) so rounds survive a lost executor"),
     (("All masters are unresponsive", "Could not connect to master", "Failed to connect to master"),
