@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import socket
 import threading
@@ -246,8 +247,14 @@ def test_live_events_show_each_phase(server):
     assert r.status_code == 201, r.text
     assert done.wait(180), seen
     statuses = [s for s, _ in seen]
-    assert statuses[-1] == "done" and len(set(statuses)) >= 3, seen  # e.g. queued/running, querying, loading, done
-    assert any("active" in phases for _, phases in seen)
+    # the stream polls the registry, so a phase shorter than its interval may pass unseen (on a
+    # loaded machine the short ones after reasoning do); what must show is a live event with a
+    # phase in progress before the final one, and phases that only move forward
+    assert statuses[-1] == "done" and len(set(statuses)) >= 2, seen
+    assert any("active" in phases for _, phases in seen[:-1]), seen
+    order = {"pending": 0, "active": 1, "done": 2, "failed": 2, "skipped": 2}
+    ranks = [tuple(order.get(state, 1) for state in phases) for _, phases in seen]
+    assert all(all(a <= b for a, b in zip(x, y, strict=True)) for x, y in itertools.pairwise(ranks)), seen
 
 
 def test_cancel_and_retry(server, finished):
