@@ -98,24 +98,26 @@ class _Alerts:
             self.sar[alert] = self.sar.get(alert, False) or sar
 
     def read_transactions(self, path: Path) -> None:
-        with CsvFile(path) as f:
-            a, t = f.column("alert_id"), f.column("tran_id", "tx_id")
-            typ, sar = f.column("alert_type", required=False), f.column("is_sar", "is_fraud", required=False)
-            for line, row in f.rows():
-                where = f"{path}:{line}"
-                self.note(row[a].strip(), row[typ] if typ is not None else None,
-                          _flag(row[sar], where) if sar is not None else None)
-                self.tx[row[t].strip()].add(row[a].strip())
+        self._read_alert_rows(path, ("tran_id", "tx_id"), self.tx, by_item=True)
 
     def read_members(self, path: Path) -> None:
+        self._read_alert_rows(path, ("acct_id", "account_id"), self.members, by_item=False)
+
+    def _read_alert_rows(self, path: Path, item_names: tuple[str, ...], into, by_item: bool) -> None:  # type: ignore[no-untyped-def]
+        """Rows of an alert file: each notes its alert, and links it with a transaction
+        (``by_item``: item -> alerts) or an account (alert -> items)."""
         with CsvFile(path) as f:
-            a, acct = f.column("alert_id"), f.column("acct_id", "account_id")
+            a, item = f.column("alert_id"), f.column(*item_names)
             typ, sar = f.column("alert_type", required=False), f.column("is_sar", "is_fraud", required=False)
             for line, row in f.rows():
                 where = f"{path}:{line}"
-                self.note(row[a].strip(), row[typ] if typ is not None else None,
+                alert = row[a].strip()
+                self.note(alert, row[typ] if typ is not None else None,
                           _flag(row[sar], where) if sar is not None else None)
-                self.members[row[a].strip()].add(row[acct].strip())
+                if by_item:
+                    into[row[item].strip()].add(alert)
+                else:
+                    into[alert].add(row[item].strip())
 
 
 def _account_names(path: Path | None) -> dict[str, str]:
