@@ -102,16 +102,51 @@ def test_ground_truth_path_must_stay_inside_the_dataset(tmp_path):
     assert any("ground_truth" in p["where"] and "'..'" in p["message"] for p in problems), problems
 
 
-def test_explain_a_flag_down_to_input_facts(finished, capsys):
+def _explain_cli(finished, capsys, fact: str, *options: str) -> str:  # type: ignore[no-untyped-def]
     _, out = finished
-    results = (out / "results.nt").read_text().splitlines()
-    line = next(x for x in results if x.endswith("<http://oxfordsemantic.tech/transactions/classes#StructuringAccount> ."))
-    party = line.split(" ")[0]
     data = out.parent.parent.parent / "in" / "aml"
     assert main(["explain", "-r", str(data / "rules" / "typologies.dlog"), "-d", str(data / "transactions-0.nt.gz"),
-                 "-d", str(data / "parties-0.nt.gz"), f"{party} a type:StructuringAccount"]) == 0
-    text = capsys.readouterr().out
+                 "-d", str(data / "parties-0.nt.gz"), *options, fact]) == 0
+    return capsys.readouterr().out
+
+
+def _flagged(finished, cls: str) -> str:  # type: ignore[no-untyped-def]
+    _, out = finished
+    results = (out / "results.nt").read_text().splitlines()
+    return next(x for x in results if x.endswith(f"<http://oxfordsemantic.tech/transactions/classes#{cls}> .")).split(" ")[0]
+
+
+def test_explain_a_flag_down_to_input_facts(finished, capsys):
+    party = _flagged(finished, "StructuringAccount")
+    text = _explain_cli(finished, capsys, f"{party} a type:StructuringAccount", "--depth", "6")
     assert "typologies.dlog" in text and "structuring" in text and "(input)" in text
+
+
+def test_explain_a_fan_in_flag_is_a_summary_an_investigator_reads(finished, capsys):
+    """The default output is the flag, its rule, the alert's evidence (reason, counts against the
+    baseline, window) and the transfers largest first with "... and N more", then a short tree;
+    --limit and --depth expand it."""
+    party = _flagged(finished, "FanInHub")
+    text = _explain_cli(finished, capsys, f"{party} a type:FanInHub", "--limit", "3")
+    lines = text.splitlines()
+    assert lines[0].split()[0] == "fact" and "type:FanInHub" in lines[0]
+    assert any(x.split()[:2] == ["derived", "by"] and "typologies.dlog:" in x for x in lines[:3])
+    assert "evidence: fan_in alert" in text
+    assert "distinct ordinary payers paid it similar amounts" in text and "predicts" in text
+    assert "CounterpartyCount" in text and "ExpectedCount" in text and "window" in text
+    title = next(x for x in lines if x.startswith("transactions involved, largest first"))
+    shown, total = (int(n.replace(",", "")) for n in title.split("(")[1].rstrip(") ").split(" of "))
+    assert shown == 3 and total > 3
+    more = [x for x in lines if f"… and {total - 3:,} more" in x]
+    assert more, text
+    table = lines[lines.index(title):]
+    amounts = [float(x.split("│")[-2].strip().replace(",", "")) for x in table if x.startswith("│ :transaction_")]
+    assert len(amounts) == 3 and amounts == sorted(amounts, reverse=True)
+    tree = lines[next(i for i, x in enumerate(lines) if x.startswith("derivation (depth 2, 3 children")):]
+    assert len(tree) < 40 and "fanInCell" in text and "(deeper derivation not shown)" in text
+    deeper = _explain_cli(finished, capsys, f"{party} a type:FanInHub", "--limit", "3", "--depth", "4")
+    assert len(deeper.splitlines()) > len(lines) and "tt:tx(" in deeper
+    assert "… and" in deeper and "more (--limit)" in deeper
 
 
 CLASSES = {"fan_in": "FanInHub", "fan_out": "FanOutHub", "cycle": "CycleParty", "scatter_gather": "ScatterGatherParty",

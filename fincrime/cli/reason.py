@@ -9,9 +9,7 @@ import time
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
-from rich.tree import Tree
 
 from fincrime.cli.common import console, console_err, parse_pairs, state
 from fincrime.errors import InputError
@@ -156,16 +154,22 @@ def explain_cmd(
     data: list[str] = typer.Option([], "--data", "-d", help="N-Triples file, folder or glob (repeatable)."),
     prefix: list[str] = typer.Option([], "--prefix", help="Prefix: name=IRI, or =IRI / :=IRI for ':' (repeatable)."),
     param: list[str] = typer.Option([], "--param", "-p", help="Rule parameter: name=value (repeatable)."),
-    depth: int = typer.Option(12, "--depth", help="Deepest level shown."),
+    depth: int = typer.Option(2, "--depth", help="Levels of the derivation tree shown (deeper: slower, longer)."),
+    limit: int = typer.Option(10, "--limit", help="Transactions listed, and children shown per tree node."),
 ) -> None:
-    """Show why a derived fact holds: the rule, the body facts, recursively down to input facts.
+    """Show why a derived fact holds: a summary (the rule; for a typology flag its alert's
+    evidence and the transfers involved, largest first), then the derivation tree: the rule's
+    body facts, recursively, cut at --depth levels and --limit children a node.
 
-    Example: fincrime explain -r rules/suspicious-chains.dlog -d input/demo
-    "<http://oxfordsemantic.tech/transactions/9f…> a type:SuspiciousChain"
+    Example: fincrime explain -r rules/typologies.dlog -d input/aml --depth 4 --limit 20
+    "<http://oxfordsemantic.tech/transactions/entities#party_9f…> a type:FanInHub"
     """
+    from fincrime.cli.explain_view import derivation_tree, print_summary, term_text
     from fincrime.engine import materialize
-    from fincrime.engine.explain import Derivation, explain
+    from fincrime.engine.explain import explain
 
+    if depth < 0 or limit < 1:
+        raise InputError("--depth must be at least 0 and --limit at least 1")
     program = _load(rules, prefix, param)
     triple = parse_fact(fact, program.prefixes)
     with console_err.status("reasoning…"):
@@ -173,25 +177,9 @@ def explain_cmd(
     tree_root = explain(result, program, triple, max_depth=depth)
     prefixes = program.prefixes
 
-    def label(node: Derivation) -> str:
-        terms = [_term_short(t, prefixes) for t in node.fact]
-        text = f"{_term_short(node.table, prefixes)}({', '.join(terms)})" if node.table else " ".join(terms)
-        text = escape(text)
-        if node.input:
-            return f"{text}  [dim](input)[/dim]"
-        if node.rule is not None:
-            pos = node.rule.rule.pos
-            where = f"{Path(pos.source).name}:{pos.line}" if pos else "rule"
-            return f"[bold]{text}[/bold]  [cyan]← {where}[/cyan] {node.note}"
-        return f"{text}  [yellow]{node.note}[/yellow]"
-
-    def build(node: Derivation, into: Tree) -> None:
-        for child in node.children:
-            build(child, into.add(label(child)))
-
-    root = Tree(label(tree_root))
-    build(tree_root, root)
-    console.print(root)
+    print_summary(console, result, tree_root, lambda t: term_text(t, prefixes), limit)
+    console.print(f"[bold]derivation[/bold] [dim](depth {depth}, {limit} children a node; --depth / --limit for more)[/dim]")
+    console.print(derivation_tree(tree_root, prefixes, limit))
 
 
 def _compact(label: str, prefixes: dict[str, str]) -> str:
