@@ -59,9 +59,9 @@ class TypologyAlert:
         expected = n("hasExpectedCount")
         baseline = f"; its volume in that window predicts {expected:.2f}" if expected is not None else ""
         if self.typology == "fan_in":
-            return f"{c} distinct ordinary payers paid it similar amounts ({total} in all){baseline}"
+            return f"{c} distinct ordinary payers, new to it, paid it similar amounts ({total} in all){baseline}"
         if self.typology == "fan_out":
-            return f"it paid {c} distinct ordinary payees similar amounts ({total} in all){baseline}"
+            return f"it paid {c} distinct ordinary payees, new to it, similar amounts ({total} in all){baseline}"
         if self.typology == "cycle":
             return f"{_count(n('hasTransferCount'))} transfers, each passing on the money minus a small margin, came back to where they started ({total} moved)"
         if self.typology == "layering":

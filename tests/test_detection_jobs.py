@@ -132,7 +132,7 @@ def test_explain_a_fan_in_flag_is_a_summary_an_investigator_reads(finished, caps
     assert lines[0].split()[0] == "fact" and "type:FanInHub" in lines[0]
     assert any(x.split()[:2] == ["derived", "by"] and "typologies.dlog:" in x for x in lines[:3])
     assert "evidence: fan_in alert" in text
-    assert "distinct ordinary payers paid it similar amounts" in text and "predicts" in text
+    assert "distinct ordinary payers, new to it, paid it similar amounts" in text and "predicts" in text
     assert "CounterpartyCount" in text and "ExpectedCount" in text and "window" in text
     title = next(x for x in lines if x.startswith("transactions involved, largest first"))
     shown, total = (int(n.replace(",", "")) for n in title.split("(")[1].rstrip(") ").split(" of "))

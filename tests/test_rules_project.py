@@ -278,6 +278,23 @@ def test_variants_that_break_each_pattern():
     assert found["BipartiteParty"] == set()
 
 
+def test_fan_clusters_count_counterparties_new_to_the_party():
+    """Six payers of alike amounts within two days are a fan-in when they never dealt with the
+    hub before; when each has paid it (a small amount, weeks earlier) they are its regular
+    counterparties, and the same payments are no evidence."""
+    regular = "".join(tx(f"old{i}", f"src{i}", "hub", f"{40 + i}.25", f"2023-12-{10 + 2 * i:02d}T09:00:00")
+                      for i in range(6))
+    assert typology(background() + fan_in())["FanInHub"] == {"hub"}
+    assert typology(background() + fan_in() + regular)["FanInHub"] == set()
+    # the first contact is judged either way: a payee that paid the hub before is not new
+    back = "".join(tx(f"back{i}", "hub", f"src{i}", f"{40 + i}.25", f"2023-12-{10 + 2 * i:02d}T09:00:00")
+                   for i in range(6))
+    assert typology(background() + fan_in() + back)["FanInHub"] == set()
+    # same-day transfers are all first (day-resolution data): a fan on one day still counts
+    one_day = fan_in().replace("2024-01-04T1", "2024-01-03T1")
+    assert typology(background() + one_day)["FanInHub"] == {"hub"}
+
+
 def test_leaky_and_same_day_variants():
     found = typology(background() + cycle("leaky") + layering("kept").replace("<" + ENT + "l", "<" + ENT + "k"))
     assert found["CycleParty"] == set()  # most of the money stops at z
