@@ -1,18 +1,24 @@
-"""Golden results on small hand-made graphs, one language feature at a time."""
+"""Golden results on small hand-made graphs, one language feature at a time, on both executors
+(every test takes the ``run`` fixture, parametrized over memory and Spark)."""
 
 from __future__ import annotations
 
 import hashlib
 
 import pytest
-from engine_support import facts, objects, run
+from engine_support import ENGINES, engine_runner, facts, objects
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 INT = f"^^<{XSD}integer>"
 DEC = f"^^<{XSD}decimal>"
 
 
-def test_join_and_multi_atom_head():
+@pytest.fixture(params=ENGINES, scope="module")
+def run(request):  # type: ignore[no-untyped-def]
+    return engine_runner(request.param)
+
+
+def test_join_and_multi_atom_head(run):
     r = run(
         "[?x, :grandparent, ?z], [?z, :grandchildOf, ?x] :- [?x, :parent, ?y], [?y, :parent, ?z] .",
         "<:a> <:parent> <:b> .\n<:b> <:parent> <:c> .\n<:b> <:parent> <:d> .\n",
@@ -23,7 +29,7 @@ def test_join_and_multi_atom_head():
     }
 
 
-def test_recursion_transitive_closure_on_a_cycle():
+def test_recursion_transitive_closure_on_a_cycle(run):
     r = run(
         "[?x, :reaches, ?y] :- [?x, :pays, ?y] .\n"
         "[?x, :reaches, ?z] :- [?x, :reaches, ?y], [?y, :pays, ?z] .",
@@ -35,7 +41,7 @@ def test_recursion_transitive_closure_on_a_cycle():
     assert (":d", ":reaches", ":d") not in reach
 
 
-def test_shorthand_atoms_class_and_property():
+def test_shorthand_atoms_class_and_property(run):
     r = run(
         ":Hub(?x) :- :pays(?y, ?x), :Party(?x) .",
         "<:a> <:pays> <:b> .\n<:b> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <:Party> .\n",
@@ -43,7 +49,7 @@ def test_shorthand_atoms_class_and_property():
     assert facts(r) == {(":b", "a", ":Hub")}
 
 
-def test_tuple_tables_nary():
+def test_tuple_tables_nary(run):
     r = run(
         "tt:edge(?x, ?y, ?a) :- [?t, :from, ?x], [?t, :to, ?y], [?t, :amount, ?a] .\n"
         "[?x, :sends, ?y] :- tt:edge(?x, ?y, ?a), FILTER(?a > 10) .\n",
@@ -55,12 +61,12 @@ def test_tuple_tables_nary():
     assert len(rows) == 2
 
 
-def test_facts_in_rule_files_and_constants_in_heads():
+def test_facts_in_rule_files_and_constants_in_heads(run):
     r = run("[:a, :p, 1] .\n[?x, :q, :k] :- [?x, :p, ?v] .")
     assert facts(r) == {(":a", ":p", f'"1"{INT}'), (":a", ":q", ":k")}
 
 
-def test_filter_numeric_comparison_with_type_promotion():
+def test_filter_numeric_comparison_with_type_promotion(run):
     r = run(
         "[?x, a, :Big] :- [?x, :amount, ?a], FILTER(?a >= 100.5) .",
         f'<:a> <:amount> "100"{INT} .\n<:b> <:amount> "100.5"{DEC} .\n'
@@ -69,7 +75,7 @@ def test_filter_numeric_comparison_with_type_promotion():
     assert {s for s, _, _ in facts(r)} == {":b", ":c"}
 
 
-def test_filter_datetime_and_string_comparisons():
+def test_filter_datetime_and_string_comparisons(run):
     dt = f"^^<{XSD}dateTime>"
     r = run(
         "[?x, a, :Late] :- [?x, :at, ?d], FILTER(?d > \"2024-01-01T12:00:00\"^^xsd:dateTime) .\n"
@@ -82,7 +88,7 @@ def test_filter_datetime_and_string_comparisons():
     assert {s for s, _, o in facts(r) if o.endswith("AfterM")} == {":d"}
 
 
-def test_bind_arithmetic_and_canonical_literals():
+def test_bind_arithmetic_and_canonical_literals(run):
     r = run(
         "[?x, :next, ?n], [?x, :half, ?h], [?x, :scaled, ?d] :- [?x, :len, ?l], "
         "BIND(?l + 1 AS ?n), BIND(?l / 2 AS ?h), BIND(?l * 1.5e0 AS ?d) .",
@@ -93,7 +99,7 @@ def test_bind_arithmetic_and_canonical_literals():
     assert objects(r, ":scaled") == {":a": f'"4.5E0"^^<{XSD}double>'}
 
 
-def test_bind_of_a_constant_binds_every_row_and_routes_a_variable_predicate():
+def test_bind_of_a_constant_binds_every_row_and_routes_a_variable_predicate(run):
     r = run(
         "[?y, ?rel, ?x] :- [?x, :pays, ?y], BIND(:paidBy AS ?rel) .",
         "<:a> <:pays> <:b> .\n<:b> <:pays> <:c> .\n<:c> <:pays> <:d> .\n",
@@ -101,7 +107,7 @@ def test_bind_of_a_constant_binds_every_row_and_routes_a_variable_predicate():
     assert facts(r) == {(":b", ":paidBy", ":a"), (":c", ":paidBy", ":b"), (":d", ":paidBy", ":c")}
 
 
-def test_bind_error_means_no_binding():
+def test_bind_error_means_no_binding(run):
     r = run(
         "[?x, :plus, ?n] :- [?x, :v, ?v], BIND(?v + 1 AS ?n) .",
         f'<:a> <:v> "1"{INT} .\n<:b> <:v> "one" .\n<:c> <:v> <:iri> .\n',
@@ -109,7 +115,7 @@ def test_bind_error_means_no_binding():
     assert objects(r, ":plus") == {":a": f'"2"{INT}'}
 
 
-def test_if_and_logical_operators_with_errors():
+def test_if_and_logical_operators_with_errors(run):
     r = run(
         "[?x, :min, ?m] :- [?x, :a, ?a], [?x, :b, ?b], BIND(IF(?a < ?b, ?a, ?b) AS ?m) .\n"
         "[?x, a, :Or] :- [?x, :a, ?a], FILTER(?a > 5 || ?a = \"text\") .\n"
@@ -123,7 +129,7 @@ def test_if_and_logical_operators_with_errors():
     assert {s for s, _, o in classes if o == ":And"} == {":r"}
 
 
-def test_iri_md5_concat_resolves_against_base():
+def test_iri_md5_concat_resolves_against_base(run):
     r = run(
         "[?c, :of, ?t] :- [?t, a, :Tx], BIND(IRI(MD5(CONCAT(\"Chain\", STR(?t)))) AS ?c) .",
         "<:t1> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <:Tx> .\n",
@@ -133,36 +139,30 @@ def test_iri_md5_concat_resolves_against_base():
     assert facts(r) == {(f"<http://base.example/x/{digest}>", ":of", ":t1")}
 
 
-@pytest.mark.parametrize(
-    ("expr", "expected"),
-    [
-        ('SHA1("abc")', '"' + hashlib.sha1(b"abc").hexdigest() + '"'),
-        ('SHA256("abc")', '"' + hashlib.sha256(b"abc").hexdigest() + '"'),
-        ('STRLEN("héllo")', f'"5"{INT}'),
-        ('SUBSTR("fincrime", 4, 5)', '"crime"'),
-        ('SUBSTR("fincrime", 4)', '"crime"'),
-        ('UCASE("ab")', '"AB"'),
-        ('CONCAT("a", "b", "c")', '"abc"'),
-        ("DATATYPE(1.5)", f"<{XSD}decimal>"),
-        ('xsd:integer("42")', f'"42"{INT}'),
-        ("xsd:decimal(2)", f'"2.0"{DEC}'),
-        ('xsd:string(<http://x/y>)', '"http://x/y"'),
-        ("xsd:double(1)", f'"1.0E0"^^<{XSD}double>'),
-        ('STRSTARTS("fincrime", "fin")', f'"true"^^<{XSD}boolean>'),
-        ('IF(3 IN (1, 2, 3), "yes", "no")', '"yes"'),
-        ("-(2 - 5)", f'"3"{INT}'),
-        ('YEAR("2024-03-05T10:00:00"^^xsd:dateTime)', f'"2024"{INT}'),
-    ],
-)
-def test_functions(expr, expected):
-    r = run(f"[:r, :v, ?v] :- [:x, :p, :y], BIND({expr} AS ?v) .", "<:x> <:p> <:y> .\n")
-    assert objects(r, ":v") == {":r": expected}
+FUNCTION_CASES = [
+    ('SHA1("abc")', '"' + hashlib.sha1(b"abc").hexdigest() + '"'),
+    ('SHA256("abc")', '"' + hashlib.sha256(b"abc").hexdigest() + '"'),
+    ('STRLEN("héllo")', f'"5"{INT}'),
+    ('SUBSTR("fincrime", 4, 5)', '"crime"'),
+    ('SUBSTR("fincrime", 4)', '"crime"'),
+    ('UCASE("ab")', '"AB"'),
+    ('CONCAT("a", "b", "c")', '"abc"'),
+    ("DATATYPE(1.5)", f"<{XSD}decimal>"),
+    ('xsd:integer("42")', f'"42"{INT}'),
+    ("xsd:decimal(2)", f'"2.0"{DEC}'),
+    ('xsd:string(<http://x/y>)', '"http://x/y"'),
+    ("xsd:double(1)", f'"1.0E0"^^<{XSD}double>'),
+    ('STRSTARTS("fincrime", "fin")', f'"true"^^<{XSD}boolean>'),
+    ('IF(3 IN (1, 2, 3), "yes", "no")', '"yes"'),
+    ("-(2 - 5)", f'"3"{INT}'),
+    ('YEAR("2024-03-05T10:00:00"^^xsd:dateTime)', f'"2024"{INT}'),
+]
 
 
 MATH = "PREFIX math: <http://www.w3.org/2005/xpath-functions/math#>\n"
 
 
-def test_math_log_extension_function():
+def test_math_log_extension_function(run):
     # math:log (XPath math namespace): natural log as xsd:double; an error (no binding) for
     # numbers <= 0 and for non-numbers; FLOOR of a log ratio is an amount band
     r = run(
@@ -178,7 +178,20 @@ def test_math_log_extension_function():
     assert objects(r, ":band")[":b"] == f'"4.0E0"^^<{XSD}double>'
 
 
-def test_negation_stratified():
+@pytest.fixture(scope="module")
+def function_results(run):  # type: ignore[no-untyped-def]
+    """Every case of :data:`FUNCTION_CASES` bound in one program: one run per executor."""
+    binds = ", ".join(f"BIND({expr} AS ?v{i})" for i, (expr, _) in enumerate(FUNCTION_CASES))
+    heads = ", ".join(f"[:r, :v{i}, ?v{i}]" for i in range(len(FUNCTION_CASES)))
+    return run(f"{heads} :- [:x, :p, :y], {binds} .", "<:x> <:p> <:y> .\n")
+
+
+@pytest.mark.parametrize(("index", "case"), list(enumerate(FUNCTION_CASES)), ids=[c[0] for c in FUNCTION_CASES])
+def test_functions(function_results, index, case):
+    assert objects(function_results, f":v{index}") == {":r": case[1]}
+
+
+def test_negation_stratified(run):
     r = run(
         "[?x, a, :Unpaid] :- [?x, a, :Party], NOT EXISTS ?t IN ([?x, :receives, ?t]) .\n"
         "[?x, :receives, ?t] :- [?t, :to, ?x] .",
@@ -188,7 +201,7 @@ def test_negation_stratified():
     assert {s for s, _, o in facts(r) if o == ":Unpaid"} == {":b"}
 
 
-def test_negation_of_a_ground_conjunction_and_plain_not():
+def test_negation_of_a_ground_conjunction_and_plain_not(run):
     r = run(
         "[?x, a, :Quiet] :- [?x, a, :Party], NOT [?x, :flag, :on] .\n"
         "[:sys, a, :Empty] :- [:sys, a, :System], NOT [:alarm, :state, :raised] .",
@@ -200,7 +213,7 @@ def test_negation_of_a_ground_conjunction_and_plain_not():
     assert (":sys", "a", ":Empty") in facts(r)
 
 
-def test_not_exists_with_local_variable():
+def test_not_exists_with_local_variable(run):
     r = run(
         "[?x, a, :Isolated] :- [?x, a, :Party], NOT EXISTS ?y IN ([?x, :pays, ?y], [?y, a, :Party]) .",
         "<:a> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <:Party> .\n"
@@ -210,7 +223,7 @@ def test_not_exists_with_local_variable():
     assert {s for s, _, o in facts(r) if o == ":Isolated"} == {":b"}
 
 
-def test_aggregates_count_sum_min_max_avg():
+def test_aggregates_count_sum_min_max_avg(run):
     data = "".join(
         f'<:t{i}> <:to> <:{h}> .\n<:t{i}> <:amount> "{a}"{DEC} .\n'
         for i, (h, a) in enumerate([("h", 10), ("h", 30), ("h", 20), ("k", 5)])
@@ -228,7 +241,7 @@ def test_aggregates_count_sum_min_max_avg():
     assert objects(r, ":avg")[":h"] == f'"20.0"{DEC}'
 
 
-def test_sum_of_decimals_is_exact():
+def test_sum_of_decimals_is_exact(run):
     # summed as doubles, these cents give 85066.01999999999; decimals are summed exactly
     amounts = ["17898.62", "16135.98", "17310.69", "16998.09", "16722.64"]
     data = "".join(f'<:t{i}> <:to> <:h> .\n<:t{i}> <:amount> "{a}"{DEC} .\n' for i, a in enumerate(amounts))
@@ -236,7 +249,7 @@ def test_sum_of_decimals_is_exact():
     assert objects(r, ":sum")[":h"] == f'"85066.02"{DEC}'
 
 
-def test_aggregate_filter_on_result_and_count_distinct():
+def test_aggregate_filter_on_result_and_count_distinct(run):
     r = run(
         "[?h, a, :FanIn] :- AGGREGATE([?t, :to, ?h], [?t, :from, ?s] ON ?h BIND COUNT(DISTINCT ?s) AS ?n), FILTER(?n >= 2) .",
         "<:t1> <:to> <:h> .\n<:t1> <:from> <:a> .\n<:t2> <:to> <:h> .\n<:t2> <:from> <:a> .\n"
@@ -246,7 +259,7 @@ def test_aggregate_filter_on_result_and_count_distinct():
     assert {s for s, _, o in facts(r)} == {":h"}
 
 
-def test_parameters_replace_file_defaults():
+def test_parameters_replace_file_defaults(run):
     rules = (
         "PREFIX param: <https://w3id.org/fincrime/param#>\n"
         "[param:job, param:threshold, 10] .\n"
@@ -258,7 +271,7 @@ def test_parameters_replace_file_defaults():
     assert {s for s, _, o in facts(run(rules, data, params={"threshold": "1"})) if o == ":Big"} == {":a", ":b"}
 
 
-def test_variable_predicate_reads_every_relation():
+def test_variable_predicate_reads_every_relation(run):
     r = run(
         "[?s, :touches, ?o] :- [?s, ?p, ?o], FILTER(ISIRI(?o)) .",
         '<:a> <:p> <:b> .\n<:a> <:q> "lit" .\n<:c> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <:K> .\n',
@@ -266,7 +279,7 @@ def test_variable_predicate_reads_every_relation():
     assert facts(r) == {(":a", ":touches", ":b"), (":c", ":touches", ":K")}
 
 
-def test_derived_only_excludes_input_and_duplicates():
+def test_derived_only_excludes_input_and_duplicates(run):
     r = run("[?x, :p, ?y] :- [?x, :p, ?y] .\n[?x, :q, ?y] :- [?x, :p, ?y] .", "<:a> <:p> <:b> .\n")
     assert facts(r) == {(":a", ":q", ":b")}
     assert r.count(derived_only=False) == 2

@@ -165,11 +165,10 @@ def test_function_and_aggregate_errors_point_at_the_call(body, needle):
 
 
 def test_every_builtin_has_an_implementation_in_the_engines():
-    from fincrime.engine.memory.expressions import SUPPORTED_FUNCTIONS
+    from fincrime.engine.sparql.functions import SUPPORTED_FUNCTIONS
     from fincrime.rules.builtins import CASTS
 
-    pending = {"SKOLEM"}  # parsed; evaluated by the SPARQL-semantics module (issue 13 item 2)
-    assert set(FUNCTIONS) - pending <= SUPPORTED_FUNCTIONS
+    assert set(FUNCTIONS) <= SUPPORTED_FUNCTIONS
     assert set(FUNCTIONS) | CASTS >= SUPPORTED_FUNCTIONS
     assert {"COUNT", "SUM", "MIN", "MAX", "AVG", "SAMPLE", "GROUP_CONCAT", "MUL", "COUNT_MIN"} <= set(AGGREGATES)
 

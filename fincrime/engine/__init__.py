@@ -22,8 +22,9 @@ import polars as pl
 
 from fincrime.engine.limits import Limits
 from fincrime.engine.memory.executor import MemoryExecutor
-from fincrime.engine.progress import Progress, ProgressFn, progress_reporter
+from fincrime.engine.progress import Progress, ProgressFn, progress_reporter, report_skipped
 from fincrime.engine.result import Result
+from fincrime.engine.sparql.heads import check_program
 from fincrime.errors import InputError
 from fincrime.rdf import iter_frames
 from fincrime.rdf.reader import text_size
@@ -44,6 +45,7 @@ def materialize(
     (N-Quads statements of named graphs go to those graphs, which graph atoms read)."""
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} (choose one of {', '.join(ENGINES)})")
+    check_program(program)  # heads that could only write invalid N-Triples: before any data is read
     if engine == "spark":
         from fincrime.engine.spark import materialize_spark  # pyspark loads only for a Spark run
 
@@ -84,6 +86,7 @@ def materialize_frame(
     facts a rule head writes about a minted node as one row (see ``engine/memory/entities.py``);
     False stores every fact as a triple, with the same results. ``max_facts`` and ``timeout``
     (seconds) stop a program that derives without end (:mod:`fincrime.engine.limits`)."""
+    check_program(program)
     return _run(program, triples, progress_reporter(progress), {}, engine_options or {})
 
 
@@ -112,6 +115,7 @@ def _reason(program: Program, executor: MemoryExecutor, say: ProgressFn, timings
     timings["load"] = timings.get("load", 0.0) + loaded - started
     executor.run(plan, say)
     timings["reason"] = time.perf_counter() - loaded
+    report_skipped(executor.evaluator.skipped, say)
     return Result(executor, input_rows, timings)
 
 

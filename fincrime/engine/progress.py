@@ -13,7 +13,7 @@ are the numbers a progress bar needs: what is done out of what total, and the ra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,4 +70,10 @@ def progress_reporter(progress: bool | ProgressFn) -> ProgressFn:
     return lambda _: None
 
 
-__all__ = ["Progress", "ProgressFn", "progress_reporter"]
+def report_skipped(skipped: Mapping[tuple[str, str], int], say: ProgressFn) -> None:
+    """One warning line per rule whose derived rows were not written as invalid N-Triples."""
+    for (rule, reason), rows in sorted(skipped.items()):
+        say(Progress("note", f"warning: {rows:,} derived row(s) of rule {rule} skipped: {reason} is not valid N-Triples"))
+
+
+__all__ = ["Progress", "ProgressFn", "progress_reporter", "report_skipped"]

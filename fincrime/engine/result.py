@@ -24,6 +24,7 @@ class TripleResult(ABC):
     """
 
     timings: dict[str, float]
+    skipped: dict[tuple[str, str], int]
 
     @abstractmethod
     def triples(self, derived_only: bool = True) -> Iterator[tuple[str, str, str]]: ...
@@ -66,6 +67,7 @@ class Result(TripleResult):
 
     def __init__(self, executor: MemoryExecutor, input_rows: dict[RelKey, int], timings: dict[str, float]) -> None:
         self.executor = executor
+        self.skipped = executor.evaluator.skipped  # derived rows not written: invalid N-Triples, by (rule, reason)
         self._input_rows = input_rows
         self.timings = timings
 

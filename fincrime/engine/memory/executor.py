@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from fincrime.engine.atoms import match_columns
 from fincrime.engine.limits import Limits
 from fincrime.engine.memory.allocator import release_free_memory
 from fincrime.engine.memory.dictionary import ID, TermDictionary
@@ -351,6 +352,7 @@ class MemoryExecutor:
 
         def insert(frame: pl.DataFrame) -> None:
             st.fired += frame.height
+            frame = self.evaluator.valid_heads(rp.rule, frame)
             in_shape: set[int] = set()
             for shape, table in self._shapes.get(rp.index, ()):
                 st.derived += self._insert_entity(shape, table, frame)
@@ -626,20 +628,13 @@ class MemoryExecutor:
         else:
             frame = self._view(key, mode)
             names, args = ["s", "o"], [atom.args[0], atom.args[2]]
-        conds = []
-        first_col: dict[str, str] = {}
-        for col, arg in zip(names, args, strict=True):
-            if isinstance(arg, Const):
-                cid = self._const_id(arg.term)
-                if cid is None:
-                    return pl.DataFrame(schema={v: ID for v in atom.variables()})
-                conds.append(pl.col(col) == cid)
-            else:
-                assert isinstance(arg, Var)
-                if arg.name in first_col:
-                    conds.append(pl.col(col) == pl.col(first_col[arg.name]))
-                else:
-                    first_col[arg.name] = col
+        constants, repeats, first_col = match_columns(names, args)
+        conds = [pl.col(a) == pl.col(b) for a, b in repeats]
+        for col, term in constants:
+            cid = self._const_id(term)
+            if cid is None:
+                return pl.DataFrame(schema={v: ID for v in atom.variables()})
+            conds.append(pl.col(col) == cid)
         if conds:
             frame = frame.filter(pl.all_horizontal(conds))
         if not first_col:  # a ground atom: one row when the fact holds (a frame needs a column)

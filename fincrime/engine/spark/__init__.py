@@ -8,8 +8,8 @@
 >>> result.write_ntriples("derived.nt"); result.write_parts("derived-parquet", "parquet")  # doctest: +SKIP
 
 Modules: ``session`` (one quiet session per process, errors as one line), ``io`` (N-Triples and
-Parquet in, part files out), ``sql`` / ``values`` / ``expressions`` (SPARQL values as Spark SQL
-text, constants folded), ``relations`` (semi-naive views with checkpointed chunks and per-column
+Parquet in, part files out), ``backend`` / ``compile`` / ``sql`` (the shared SPARQL semantics of
+:mod:`fincrime.engine.sparql` as Spark SQL text), ``values`` (type classes of term columns), ``relations`` (semi-naive views with checkpointed chunks and per-column
 type classes), ``executor`` and ``result``.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fincrime.engine.limits import Limits
-from fincrime.engine.progress import Progress, ProgressFn, progress_reporter
+from fincrime.engine.progress import Progress, ProgressFn, progress_reporter, report_skipped
 from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
 
@@ -75,6 +75,7 @@ def materialize_spark(
         mark = time.perf_counter()
         executor.run(plan, say)
         timings["reason"] = time.perf_counter() - mark
+    report_skipped(executor.skipped, say)
     return SparkResult(executor, timings, options.is_local)
 
 

@@ -15,19 +15,11 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from fincrime.engine.atoms import match_columns
 from fincrime.engine.limits import Limits
 from fincrime.engine.memory.relations import columns_of
-from fincrime.engine.memory.values import KIND_BLANK, KIND_IRI, KIND_LITERAL
-from fincrime.engine.spark import sql
-from fincrime.engine.spark import values as V
-from fincrime.engine.spark.expressions import (
-    VALUE_FIELDS,
-    Compiler,
-    Value,
-    ebv,
-    literal_value,
-    value_term,
-)
+from fincrime.engine.spark.backend import SparkBackend
+from fincrime.engine.spark.compile import register_functions
 from fincrime.engine.spark.io import MAX_SLOW_LINES, parse_marked
 from fincrime.engine.spark.relations import (
     Checkpoint,
@@ -36,20 +28,16 @@ from fincrime.engine.spark.relations import (
     commit_all,
     union_all,
 )
-from fincrime.errors import InputError
-from fincrime.rdf.terms import XSD_STRING
-from fincrime.rules.ast import AggBind, Atom, Const, EVar, Var
+from fincrime.engine.sparql import evaluate
+from fincrime.engine.sparql.aggregates import aggregate
+from fincrime.engine.sparql.heads import head_checks
+from fincrime.rules import plan as plans
+from fincrime.rules.ast import Atom, Var
 from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
     ANY_GRAPH,
     TYPE_IRI,
-    AggregatePlan,
-    BodyPlan,
-    NegationPlan,
-    ProgramPlan,
     RelKey,
-    RulePlan,
-    Step,
     Variant,
     atom_key,
     head_vars,
@@ -58,7 +46,6 @@ from fincrime.rules.plan import (
     schedule,
     semi_naive_variants,
 )
-from fincrime.vocab import XSD
 
 ProgressFn = Callable[[str], None]
 
@@ -76,7 +63,9 @@ class SparkExecutor:
         self.checkpoint = checkpoint
         self.relations: dict[RelKey, Relation] = {}
         self.rounds = 0
-        V.register_functions(spark)
+        self.skipped: dict[tuple[str, str], int] = {}  # (rule, reason) -> derived rows not written
+        self._checks: dict[int, list] = {}  # type: ignore[type-arg]
+        register_functions(spark)
 
     # --- facts ----------------------------------------------------------------------------
     def empty(self, columns: tuple[str, ...] | list[str]) -> DataFrame:
@@ -135,7 +124,7 @@ class SparkExecutor:
         self.limits.check(facts=facts, rounds=self.rounds, growth={str(k): n for k, n in deltas.items()})
 
     # --- program --------------------------------------------------------------------------
-    def run(self, plan: ProgramPlan, say: ProgressFn) -> None:
+    def run(self, plan: plans.ProgramPlan, say: ProgressFn) -> None:
         for key, rows in fact_rows(plan.facts).items():  # one frame per relation, not one per fact
             schema = StructType([StructField(c, StringType(), False) for c in columns_of(key)])
             self.relation(key).add(self.spark.createDataFrame(rows, schema))
@@ -174,7 +163,7 @@ class SparkExecutor:
         return sum(self.relations[k].size(mode) for k in self._matching_keys(key) if k in self.relations)
 
     # --- rule evaluation --------------------------------------------------------------------
-    def _evaluate(self, rp: RulePlan, variants: list[Variant]) -> None:
+    def _evaluate(self, rp: plans.RulePlan, variants: list[Variant]) -> None:
         """Evaluate the semi-naive variants of a rule as one frame: one Spark job then runs them
         all, instead of one job (and one plan) each."""
         needed = sorted(head_vars(rp.rule))
@@ -186,13 +175,18 @@ class SparkExecutor:
         if not frames:
             return
         frame = union_all(frames)
-        if len(rp.head) > 1:  # one evaluation of the body feeds every head atom
+        checks = self._checks.setdefault(id(rp.rule), head_checks(rp.rule))
+        if len(rp.head) > 1 or checks:  # one evaluation of the body feeds every head atom (and check)
             frame = self.checkpoint(frame)
+        if checks:
+            frame, skipped = evaluate.valid_heads(SparkBackend(), frame, checks)
+            for reason, n in skipped.items():
+                self.skipped[(rp.rule.label(), reason)] = self.skipped.get((rp.rule.label(), reason), 0) + n
         for head in rp.head:
             self._insert_head(head, frame)
 
     def evaluate_body(
-        self, body: BodyPlan, variant: Variant | None, base: str | None, seed: DataFrame | None = None,
+        self, body: plans.BodyPlan, variant: Variant | None, base: str | None, seed: DataFrame | None = None,
     ) -> DataFrame | None:
         """The matches of a body (None when a relation it needs is known to be empty)."""
         outer = frozenset(seed.columns) if seed is not None else frozenset()
@@ -204,7 +198,7 @@ class SparkExecutor:
                 return self._size(key, "delta") + (self._size(key, "old") if keyed is not None else 0)
             return self._size(key, mode)
 
-        hints = self._type_hints(body)
+        backend = SparkBackend(self._type_hints(body), {})
         frame = seed
         rows: int | None = None  # an upper bound of the frame's rows, while one is known
         for step in schedule(body, variant, size, outer):
@@ -214,7 +208,7 @@ class SparkExecutor:
                     and size(atom_key(body.atoms[step.atom]), step.mode) > self.broadcast_rows:
                 # a few new facts against a large relation: ship the few, scan the many in place
                 frame = F.broadcast(frame)  # type: ignore[arg-type]
-            frame = self._step(step, body, frame, base, (variant.pivot, keyed), size, hints)
+            frame = self._step(step, body, frame, base, (variant.pivot, keyed), size, backend)
             if frame is None:
                 return None
             if step.op == "scan":
@@ -223,7 +217,7 @@ class SparkExecutor:
                 rows = None
         return frame
 
-    def _type_hints(self, body: BodyPlan) -> dict[str, int]:
+    def _type_hints(self, body: plans.BodyPlan) -> dict[str, int]:
         """Variables whose every value has one type class: the smallest set of classes any
         atom binding the variable allows (known for every stored column, see relations)."""
         allowed: dict[str, frozenset[int]] = {}
@@ -251,7 +245,7 @@ class SparkExecutor:
             out |= classes
         return frozenset(out)
 
-    def _keyed_old(self, body: BodyPlan, variant: Variant) -> DataFrame | None:
+    def _keyed_old(self, body: plans.BodyPlan, variant: Variant) -> DataFrame | None:
         """Pivot values with new facts in the group that also have older facts there (stored;
         None when there are none, the usual case for freshly minted nodes)."""
         pivot = variant.pivot
@@ -270,8 +264,8 @@ class SparkExecutor:
         return self.spark.createDataFrame(rows, both.schema)
 
     def _step(
-        self, step: Step, body: BodyPlan, frame: DataFrame | None, base: str | None,
-        keyed: tuple[str, DataFrame | None], size: Callable[[RelKey, str], int], hints: dict[str, int],
+        self, step: plans.Step, body: plans.BodyPlan, frame: DataFrame | None, base: str | None,
+        keyed: tuple[str, DataFrame | None], size: Callable[[RelKey, str], int], backend: SparkBackend,
     ) -> DataFrame | None:
         if step.op in ("scan", "join"):
             atom = body.atoms[step.atom]
@@ -294,34 +288,18 @@ class SparkExecutor:
                 return None
             return agg if frame is None else _join(frame, agg)
         assert frame is not None
-        variables = [c for c in frame.columns if not c.startswith("__")]
         if step.op == "filter":
             assert step.expr is not None
-            scratch = _Scratch(frame, hints)
-            val, err = ebv(scratch.compiler(base).compile(step.expr))
-            out = scratch.ready()
-            return out.filter(F.expr(sql.and_(val, sql.not_(err)).sql)).select(*_carried(out.columns))
+            return evaluate.filter_rows(backend, frame, step.expr, base)
         if step.op == "bind":
-            assert step.expr is not None
-            scratch = _Scratch(frame, hints)
-            value = scratch.compiler(base).compile(step.expr)
-            term = value_term(value)
-            if step.var in variables:
-                out = scratch.ready()
-                return out.filter(F.expr(sql.eq(term, sql.col(step.var)).sql)).select(*_carried(out.columns))
-            # the new variable's typed fields are kept beside it: a later step reads them
-            # instead of parsing the term it spells (nor re-expanding the expression behind it)
-            fields = attribute_columns(value, step.var)
-            out = scratch.ready()
-            out = out.selectExpr("*", sql.alias(term, step.var), *[sql.alias(v, c) for c, v in fields.items()])
-            out = out.filter(col(step.var).isNotNull())
-            return out.select(*_carried(out.columns))
+            assert step.expr is not None and step.var is not None
+            return evaluate.bind(backend, frame, step.expr, base, step.var)
         if step.op == "anti":
             assert step.negation is not None
             return self._anti(frame, step.negation, list(step.on), base)
         raise AssertionError(step.op)
 
-    def _anti(self, frame: DataFrame, neg: NegationPlan, on: list[str], base: str | None) -> DataFrame:
+    def _anti(self, frame: DataFrame, neg: plans.NegationPlan, on: list[str], base: str | None) -> DataFrame:
         seed = frame.select(*[col(c) for c in on]).distinct() if on else None
         matched = self.evaluate_body(neg.body, None, base, seed)
         if matched is None:
@@ -340,17 +318,9 @@ class SparkExecutor:
                 names, args = [*names, "g"], [*args, atom.graph]
         else:
             frame, names, args = self._view(key, mode), list(columns_of(key)), _column_args(atom, key)
-        conds: list[Column] = []
-        first_col: dict[str, str] = {}
-        for name, arg in zip(names, args, strict=True):
-            if isinstance(arg, Const):
-                conds.append(F.col(name) == arg.term)
-            else:
-                assert isinstance(arg, Var)
-                if arg.name in first_col:
-                    conds.append(F.col(name) == F.col(first_col[arg.name]))
-                else:
-                    first_col[arg.name] = name
+        constants, repeats, first_col = match_columns(names, args)
+        conds = [F.col(name) == term for name, term in constants]
+        conds += [F.col(a) == F.col(b) for a, b in repeats]
         for cond in conds:
             frame = frame.filter(cond)
         if not first_col:
@@ -412,44 +382,14 @@ class SparkExecutor:
             self.relation(target).add(part)
 
     # --- aggregates ----------------------------------------------------------------------------
-    def _aggregate(self, agg: AggregatePlan, base: str | None) -> DataFrame | None:
+    def _aggregate(self, agg: plans.AggregatePlan, base: str | None) -> DataFrame | None:
         rows = self.evaluate_body(agg.body, None, base)
         if rows is None:
             if agg.group:
                 return None
             body_vars = sorted(set().union(*(a.variables() for a in agg.body.atoms)) or {"__empty"})
             rows = self.empty(body_vars)
-        rows = rows.distinct()  # aggregates see each distinct body answer once
-        exprs: list[Column] = []
-        for i, b in enumerate(agg.binds):
-            c = f"__arg{i}"
-            if b.args:
-                scratch = _Scratch(rows, {})
-                value = scratch.compiler(base).compile(b.args[0])
-                term = value.term if isinstance(b.args[0], EVar) else value_term(value)
-                parts = {
-                    c: term, f"{c}k": value.kind, f"{c}n": value.num, f"{c}t": value.ntype,
-                    f"{c}l": value.lex, f"{c}m": value.time, f"{c}e": value.err,
-                }  # reading the value's fields first adds the attribute columns they need
-                rows = scratch.ready().selectExpr("*", *[sql.alias(v, k) for k, v in parts.items()])
-            exprs += _agg_exprs(b, c, i)
-        grouped = rows.groupBy(*[col(g) for g in agg.group]).agg(*exprs) if agg.group else rows.agg(*exprs)
-        outputs: list[Column] = [col(g) for g in agg.group]
-        for i, b in enumerate(agg.binds):
-            if b.func in ("MIN", "MAX", "SAMPLE"):
-                outputs.append(F.col(f"__r{i}").alias(b.var))
-                continue
-            if b.func == "GROUP_CONCAT":
-                value = literal_value(lex=sql.col(f"__r{i}"), dt=sql.lit(XSD_STRING), err=sql.col(f"__e{i}"))
-            else:
-                ntype = sql.col(f"__t{i}")
-                dt = sql.when([(sql.eq(ntype, sql.lit(rank)), sql.lit(XSD + name))
-                               for rank, name in ((1, "integer"), (2, "decimal"), (3, "float"), (4, "double"))])
-                value = literal_value(num=sql.cast(sql.col(f"__r{i}"), "DOUBLE"), ntype=ntype, dt=dt, err=sql.col(f"__e{i}"))
-            outputs.append(F.expr(value_term(value).sql).alias(b.var))
-            outputs += [F.expr(v.sql).alias(c) for c, v in attribute_columns(value, b.var).items()]
-        final = grouped.select(*outputs)
-        return final.filter(_all_not_null([c for c in final.columns if not c.startswith("__")]))
+        return aggregate(SparkBackend(self._type_hints(agg.body), {}), rows, list(agg.group), agg.binds, base)
 
 
 def _column_args(atom: Atom, key: RelKey) -> list:  # type: ignore[type-arg]
@@ -461,39 +401,6 @@ def _column_args(atom: Atom, key: RelKey) -> list:  # type: ignore[type-arg]
     return list(atom.args)
 
 
-def _all_not_null(names: list[str]) -> Column:
-    cond = F.lit(True)
-    for n in names:
-        cond = cond & col(n).isNotNull()
-    return cond
-
-
-def _carried(columns: list[str]) -> list[Column]:
-    """The columns a step passes on: variables and their typed fields, not scratch columns."""
-    variables = {c for c in columns if not c.startswith("__")}
-    return [col(c) for c in columns if c in variables or _field_of(c) in variables]
-
-
-def _field_of(column: str) -> str | None:
-    """The variable whose typed field ``column`` holds (``__num__x`` -> ``x``), if any."""
-    if column.startswith("__"):
-        attr, _, var = column[2:].partition("__")
-        if attr in V.ATTRS and var:
-            return var
-    return None
-
-
-def attribute_columns(value: Value, var: str) -> dict[str, sql.S]:
-    """The typed fields of a computed value, as the attribute columns of variable ``var``."""
-    out = {}
-    for attr in V.ATTRS:
-        field = getattr(value, attr)
-        if attr == "lex" and value.number:  # a computed number's lexical form is its spelling
-            field = sql.coalesce(field, V.number_lex(value.ntype, value.num))
-        out[f"__{attr}__{var}"] = field
-    return out
-
-
 def _join(left: DataFrame, right: DataFrame) -> DataFrame:
     on = [c for c in right.columns if c in left.columns and not c.startswith("__")]
     if "__row" in right.columns:  # a ground atom: it holds or it does not
@@ -502,116 +409,6 @@ def _join(left: DataFrame, right: DataFrame) -> DataFrame:
     if clash:  # typed fields both sides carry: the left's are kept
         right = right.drop(*clash)
     return left.join(right, on=on, how="inner") if on else left.crossJoin(right)
-
-
-def _agg_exprs(b: AggBind, c: str, i: int) -> list[Column]:
-    err = F.col(f"{c}e") if b.args else F.lit(False)
-    ok = ~err
-    if b.func == "COUNT":
-        if not b.args:
-            counted = F.count(F.lit(1))
-        elif b.distinct:
-            counted = F.count_distinct(F.when(ok, F.col(c)))
-        else:
-            counted = F.count(F.when(ok, F.col(c)))
-        return [counted.cast("double").alias(f"__r{i}"), F.lit(1).alias(f"__t{i}"), F.lit(False).alias(f"__e{i}")]
-    if b.func in ("SUM", "AVG"):
-        num = F.col(f"{c}n")
-        if b.distinct:
-            pairs = F.collect_set(F.struct(F.col(c).alias("t"), num.alias("n")))
-            total = F.aggregate(pairs, F.lit(0.0), lambda acc, x: acc + F.coalesce(x["n"], F.lit(0.0)))
-            count = F.size(pairs)
-        else:
-            # integers and decimals are summed exactly (then rounded once), so the total does not
-            # depend on the order Spark meets the rows in; a float or double operand sums doubles
-            exact = F.sum(num.cast("decimal(38,12)")).cast("double")
-            inexact = F.sum(num)
-            summed = F.when(F.max(F.col(f"{c}t")) <= 2, F.coalesce(exact, inexact)).otherwise(inexact)
-            total, count = F.coalesce(summed, F.lit(0.0)), F.count(num)
-        ntype = F.max(F.col(f"{c}t"))
-        bad = F.coalesce(F.bool_or((F.col(f"{c}t") == 0) | err), F.lit(False))
-        if b.func == "SUM":
-            return [total.alias(f"__r{i}"), F.coalesce(ntype, F.lit(1)).alias(f"__t{i}"), bad.alias(f"__e{i}")]
-        avg_t = F.coalesce(F.when(ntype == 1, F.lit(2)).otherwise(ntype), F.lit(1))
-        return [F.when(count > 0, total / count).otherwise(F.lit(0.0)).alias(f"__r{i}"), avg_t.alias(f"__t{i}"),
-                bad.alias(f"__e{i}")]
-    if b.func in ("MIN", "MAX"):
-        kind, num, tm, lex = F.col(f"{c}k"), F.col(f"{c}n"), F.col(f"{c}m"), F.col(f"{c}l")
-        rank = (
-            F.when(kind == KIND_BLANK, 0).when(kind == KIND_IRI, 1).when(F.col(f"{c}t") > 0, 2)
-            .when(tm.isNotNull(), 3).otherwise(4)
-        )
-        if b.func == "MIN":  # smallest first, a missing key after any present one
-            key = F.struct(rank.alias("r"), num.isNull().alias("a"), num.alias("n"), tm.isNull().alias("b"),
-                           tm.alias("m"), lex.isNull().alias("c"), lex.alias("l"), F.col(c).alias("t"))
-            pick = F.min(F.when(ok, key))
-        else:  # in Spark's struct order a missing key is the smallest, as a descending nulls-last sort wants
-            key = F.struct(rank.alias("r"), num.alias("n"), tm.alias("m"), lex.alias("l"), F.col(c).alias("t"))
-            pick = F.max(F.when(ok, key))
-        return [pick["t"].alias(f"__r{i}")]
-    if b.func == "SAMPLE":
-        return [F.min(F.when(ok, F.col(c))).alias(f"__r{i}")]
-    if b.func == "GROUP_CONCAT":
-        values = F.collect_list(F.when(ok, F.col(f"{c}l")))
-        if b.distinct:
-            values = F.array_distinct(values)
-        # sorted: the in-memory order is whatever order the rows happen to be in
-        return [F.array_join(F.array_sort(values), b.separator).alias(f"__r{i}"), F.lit(False).alias(f"__e{i}")]
-    raise InputError(f"the aggregate {b.func} is not evaluated by this engine yet")
-
-
-class _Scratch:
-    """A frame being extended with the columns an expression needs: variables' attributes and
-    each function's result (so a sub-result read twice is computed once). Columns are added in
-    batches, one projection per level of the expression; constants never become columns.
-    ``hints`` maps variables to their one type class, when known."""
-
-    def __init__(self, frame: DataFrame, hints: dict[str, int]) -> None:
-        self.frame = frame
-        self.hints = hints
-        self._n = 0
-        self._added: set[str] = set(frame.columns)  # attribute columns an earlier scratch added
-        self._pending: dict[str, sql.S] = {}
-
-    def compiler(self, base: str | None) -> Compiler:
-        return Compiler(base, self._var, self._sink)
-
-    def _var(self, name: str, attr: str) -> sql.S:
-        value = V.attribute(sql.col(name), attr, self.hints.get(name))
-        if value.is_const:
-            return value
-        column = f"__{attr}__{name}"
-        if column not in self._added:
-            self._added.add(column)
-            self._pending[column] = value
-        return sql.col(column)
-
-    def _flush(self) -> None:
-        if self._pending:
-            self.frame = self.frame.selectExpr("*", *[sql.alias(v, c) for c, v in self._pending.items()])
-            self._pending = {}
-
-    def _sink(self, value: Value) -> Value:
-        fields = {f: getattr(value, f) for f in VALUE_FIELDS}
-        computed = {f: v for f, v in fields.items() if not v.is_const and not _is_column(v)}
-        if sum(len(v.sql) for v in computed.values()) <= INLINE_SQL:
-            return value  # small enough to repeat wherever it is read
-        self._flush()
-        self._n += 1
-        names = {f: f"__x{self._n}_{f}" for f in computed}
-        self.frame = self.frame.selectExpr("*", *[sql.alias(v, names[f]) for f, v in computed.items()])
-        return Value(**{f: sql.col(names[f]) if f in names else v for f, v in fields.items()}, number=value.number)
-
-    def ready(self) -> DataFrame:
-        self._flush()
-        return self.frame
-
-
-INLINE_SQL = 2000  # a sub-result with at most this much SQL is repeated where it is read, not stored
-
-
-def _is_column(value: sql.S) -> bool:
-    return value.sql.startswith("`") and value.sql.endswith("`") and value.sql.count("`") == 2
 
 
 def _round_line(stratum: int, strata: int, round_no: int, deltas: dict[RelKey, int], seconds: float) -> str:
@@ -628,4 +425,4 @@ def _short(key: RelKey) -> str:
     return name.rsplit("#", 1)[-1].rsplit("/", 1)[-1] or name
 
 
-__all__ = ["KIND_LITERAL", "SparkExecutor"]
+__all__ = ["SparkExecutor"]

@@ -14,7 +14,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fincrime.engine.memory.relations import columns_of
-from fincrime.engine.spark.sql import col as sql_col
 from fincrime.engine.spark.values import tclass
 from fincrime.rules.plan import RelKey
 
@@ -137,7 +136,7 @@ def _tagged(parts: list[tuple[Relation, DataFrame]]) -> tuple[DataFrame, int]:
 def _stats(frame: DataFrame, tag: str, columns: list[str]) -> dict[int, tuple[int, dict[str, frozenset[int]]]]:
     """Per tag: the row count and, per column, the set of type classes of its values (one job)."""
     aggs = [F.count(F.lit(1)).alias("__n")]
-    aggs += [F.collect_set(F.expr(tclass(sql_col(c)).sql)).alias(c) for c in columns]
+    aggs += [F.collect_set(tclass(c)).alias(c) for c in columns]
     out = {}
     for row in frame.groupBy(tag).agg(*aggs).collect():
         out[int(row[tag])] = (int(row["__n"]), {c: frozenset(row[c]) for c in columns})

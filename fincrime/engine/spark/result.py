@@ -24,6 +24,7 @@ class SparkResult(TripleResult):
 
     def __init__(self, executor: SparkExecutor, timings: dict[str, float], local_master: bool) -> None:
         self.executor = executor
+        self.skipped = executor.skipped  # derived rows not written: invalid N-Triples, by (rule, reason)
         self.timings = timings
         self._local = local_master
 
