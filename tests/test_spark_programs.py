@@ -74,7 +74,7 @@ def runs(tmp_path_factory):  # type: ignore[no-untyped-def]
     folder = tmp_path_factory.mktemp("programs")
     data = folder / "data.nt.gz"
     data.write_bytes(gzip.compress(DATA.encode()))
-    program = parse_program(PROGRAM, prefixes={"": E, "xsd": XSD, "math": MATH}, source="programs.dlog")
+    program = parse_program(PROGRAM, prefixes={"": E, "xsd": XSD, "math": MATH}, source="programs.dlog", base=E + "node/")
     memory = materialize(program, [str(data)], engine="memory")
     spark = materialize(program, [str(data)], engine="spark", engine_options=OPTIONS)
     return memory, spark, folder

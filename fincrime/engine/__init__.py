@@ -24,7 +24,7 @@ from fincrime.engine.limits import Limits
 from fincrime.engine.memory.executor import MemoryExecutor
 from fincrime.engine.progress import Progress, ProgressFn, progress_reporter, report_skipped
 from fincrime.engine.result import Result
-from fincrime.engine.sparql.heads import check_program
+from fincrime.engine.sparql.heads import HeadCheck, check_program
 from fincrime.errors import InputError
 from fincrime.rdf import iter_frames
 from fincrime.rdf.reader import text_size
@@ -45,11 +45,11 @@ def materialize(
     (N-Quads statements of named graphs go to those graphs, which graph atoms read)."""
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} (choose one of {', '.join(ENGINES)})")
-    check_program(program)  # heads that could only write invalid N-Triples: before any data is read
+    checks = check_program(program)  # heads that could only write invalid N-Triples: before any data is read
     if engine == "spark":
         from fincrime.engine.spark import materialize_spark  # pyspark loads only for a Spark run
 
-        return materialize_spark(program, list(data_paths), engine_options or {}, progress)
+        return materialize_spark(program, list(data_paths), engine_options or {}, progress, checks)
     say = progress_reporter(progress)
     started = time.perf_counter()
     executor = _executor(engine_options or {})
@@ -73,7 +73,7 @@ def materialize(
     executor.finish_bulk()
     loaded = time.perf_counter()
     say(Progress("note", f"read {read:,} triples in {loaded - started:.2f}s"))
-    return _reason(program, executor, say, {"parse": loaded - started})
+    return _reason(program, executor, say, {"parse": loaded - started}, checks)
 
 
 def materialize_frame(
@@ -86,8 +86,8 @@ def materialize_frame(
     facts a rule head writes about a minted node as one row (see ``engine/memory/entities.py``);
     False stores every fact as a triple, with the same results. ``max_facts`` and ``timeout``
     (seconds) stop a program that derives without end (:mod:`fincrime.engine.limits`)."""
-    check_program(program)
-    return _run(program, triples, progress_reporter(progress), {}, engine_options or {})
+    checks = check_program(program)
+    return _run(program, triples, progress_reporter(progress), {}, engine_options or {}, checks)
 
 
 def _executor(options: Mapping[str, Any]) -> MemoryExecutor:
@@ -97,17 +97,21 @@ def _executor(options: Mapping[str, Any]) -> MemoryExecutor:
 
 def _run(
     program: Program, triples: pl.DataFrame, say: ProgressFn, timings: dict[str, float],
-    options: Mapping[str, Any],
+    options: Mapping[str, Any], checks: dict[int, list[HeadCheck]],
 ) -> Result:
     started = time.perf_counter()
     executor = _executor(options)
     executor.load_terms(triples)
     timings["load"] = time.perf_counter() - started
-    return _reason(program, executor, say, timings)
+    return _reason(program, executor, say, timings, checks)
 
 
-def _reason(program: Program, executor: MemoryExecutor, say: ProgressFn, timings: dict[str, float]) -> Result:
+def _reason(
+    program: Program, executor: MemoryExecutor, say: ProgressFn, timings: dict[str, float],
+    checks: dict[int, list[HeadCheck]],
+) -> Result:
     plan = build_plan(program)
+    executor.evaluator.program_checks = checks
     started = time.perf_counter()
     executor.commit()
     input_rows = {k: len(r) for k, r in executor.relations.items()}

@@ -53,7 +53,7 @@ def load_job(job_dir: str | Path, target: dict[str, Any], workspace: Workspace, 
     job's files are never changed by a failed load, so it can be repeated later.
 
     >>> import tempfile, pathlib, json                                  # doctest: +SKIP
-    >>> load_job("output/demo/demo_20250101_001", {"type": "oxigraph"}, Workspace.from_env())
+    >>> load_job("output/demo/demo_20250101_001", {"type": "oxigraph"}, Workspace.from_env())  # doctest: +SKIP
     {'type': 'oxigraph', 'graph': 'urn:fincrime:job:demo_20250101_001', 'derived_triples': ...}
     """
     validate_target(target)

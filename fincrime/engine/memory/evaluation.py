@@ -22,12 +22,14 @@ class Evaluator:
         self.backend = PolarsBackend(terms)
         self.skipped: dict[tuple[str, str], int] = {}  # (rule, reason) -> derived rows not written
         self._checks: dict[int, tuple[Rule, list[HeadCheck]]] = {}
+        self.program_checks: dict[int, list[HeadCheck]] = {}  # from check_program, when known
 
     def valid_heads(self, rule: Rule, frame: pl.DataFrame) -> pl.DataFrame:
         """The body matches whose head triples are valid N-Triples (the others are counted)."""
         known = self._checks.get(id(rule))
         if known is None:
-            known = self._checks[id(rule)] = (rule, head_checks(rule))
+            checks = self.program_checks.get(id(rule))
+            known = self._checks[id(rule)] = (rule, checks if checks is not None else head_checks(rule))
         if not known[1] or not frame.height:
             return frame
         kept, skipped = evaluate.valid_heads(self.backend, frame, known[1])

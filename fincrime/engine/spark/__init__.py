@@ -21,6 +21,7 @@ from typing import Any
 
 from fincrime.engine.limits import Limits
 from fincrime.engine.progress import Progress, ProgressFn, progress_reporter, report_skipped
+from fincrime.engine.sparql.heads import check_program
 from fincrime.rules.ast import Program
 from fincrime.rules.plan import build_plan
 
@@ -30,6 +31,7 @@ def materialize_spark(
     data_paths: Sequence[Any],
     engine_options: Mapping[str, Any],
     progress: bool | ProgressFn = False,
+    checks: dict[int, list] | None = None,  # type: ignore[type-arg]
 ):  # type: ignore[no-untyped-def]
     """Materialize ``program`` over the data files on Spark; returns a :class:`SparkResult`.
 
@@ -61,6 +63,7 @@ def materialize_spark(
     limits = Limits.from_options({k: v for k, v in (("max_facts", options.max_facts), ("timeout", options.timeout))
                                   if v is not None})
     executor = SparkExecutor(spark, Checkpointer(spark, reliable=bool(options.checkpoint_dir)), limits=limits)
+    executor.program_checks = checks if checks is not None else check_program(program)
     with spark_errors("reading the data"):
         mark = time.perf_counter()
         rows = executor.load(read_inputs(spark, paths))

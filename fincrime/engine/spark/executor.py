@@ -64,7 +64,7 @@ class SparkExecutor:
         self.relations: dict[RelKey, Relation] = {}
         self.rounds = 0
         self.skipped: dict[tuple[str, str], int] = {}  # (rule, reason) -> derived rows not written
-        self._checks: dict[int, list] = {}  # type: ignore[type-arg]
+        self.program_checks: dict[int, list] = {}  # type: ignore[type-arg]  # heads.check_program
         register_functions(spark)
 
     # --- facts ----------------------------------------------------------------------------
@@ -175,7 +175,9 @@ class SparkExecutor:
         if not frames:
             return
         frame = union_all(frames)
-        checks = self._checks.setdefault(id(rp.rule), head_checks(rp.rule))
+        checks = self.program_checks.get(id(rp.rule))
+        if checks is None:
+            checks = self.program_checks[id(rp.rule)] = head_checks(rp.rule)
         if len(rp.head) > 1 or checks:  # one evaluation of the body feeds every head atom (and check)
             frame = self.checkpoint(frame)
         if checks:

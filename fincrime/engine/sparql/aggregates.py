@@ -59,6 +59,7 @@ from fincrime.engine.sparql.model import (
 from fincrime.engine.sparql.value import Value, kind_lit, numeric, plain_string, rank_lit
 from fincrime.errors import InputError
 from fincrime.rules.ast import AggBind, EVar, expr_vars
+from fincrime.rules.builtins import aggregate_error
 
 BASE_FUNCTIONS = ("COUNT", "SUM", "MUL", "AVG", "MIN", "MAX", "SAMPLE", "GROUP_CONCAT")
 _OUTPUT_TERM = ("MIN", "MAX", "SAMPLE")  # these return one of the input terms as it is
@@ -85,15 +86,12 @@ def aggregate_function(name: str) -> AggregateFunction | None:
 
 
 def check_aggregate(func: str, args: int, where: object) -> AggregateFunction:
-    """The aggregate a bind names, or a clear error (unknown name, wrong number of arguments)."""
+    """The aggregate a bind names, or a clear error (the parser reports the same with the
+    file, line and column; this guards programs built otherwise)."""
     meaning = aggregate_function(func)
-    if meaning is None:
-        raise InputError(f"unknown aggregate function {func} in {where}")
-    wanted = {0, 1} if meaning.base == "COUNT" and meaning.select is None else {1}
-    if meaning.select is not None and not meaning.selector_is_argument:
-        wanted = {n + 1 for n in wanted if n}
-    if args not in wanted:
-        raise InputError(f"{func} takes {'/'.join(map(str, sorted(wanted)))} argument(s), got {args} in {where}")
+    problem = aggregate_error(func.upper(), args)
+    if meaning is None or problem:
+        raise InputError(f"{problem or f'unknown aggregate function {func}'} in {where}")
     return meaning
 
 
@@ -266,8 +264,4 @@ def _result(b: AggBind, m: AggregateFunction, cols: dict[str, str]) -> Value:
     return numeric(num, rank, or_(bad, and_(not_(fast), is_null(exact))), lex=slow)
 
 
-SUPPORTED_AGGREGATES = frozenset(
-    [*BASE_FUNCTIONS, "COUNT_MIN", "COUNT_MAX", *(f"{f}_{s}" for f in BASE_FUNCTIONS for s in ("ARGMIN", "ARGMAX"))]
-)
-
-__all__ = ["SUPPORTED_AGGREGATES", "aggregate", "aggregate_function", "check_aggregate"]
+__all__ = ["aggregate", "aggregate_function", "check_aggregate"]

@@ -93,9 +93,18 @@ def _iri_kinds(arg: Expr, kinds: dict[str, frozenset[str]]) -> frozenset[str]:
     return frozenset({IRI, RELATIVE})
 
 
-def _atom_kinds(atom: Atom) -> dict[str, frozenset[str]]:
+Tables = dict[tuple[str, int], list[frozenset[str]]]
+
+
+def _atom_kinds(atom: Atom, tables: Tables | None) -> dict[str, frozenset[str]]:
     if not atom.is_triple:
-        return {a.name: ANY for a in atom.args if isinstance(a, Var)}
+        columns = (tables or {}).get((atom.table or "", len(atom.args))) if tables is not None else None
+        out: dict[str, frozenset[str]] = {}
+        for i, a in enumerate(atom.args):
+            if isinstance(a, Var):
+                held = columns[i] if columns is not None else (frozenset() if tables is not None else ANY)
+                out[a.name] = out.get(a.name, ANY) & held
+        return out
     s, p, o = atom.args
     out: dict[str, frozenset[str]] = {}
     for arg, held in ((s, frozenset({IRI, BLANK})), (p, frozenset({IRI})), (o, STORED_OBJECT)):
@@ -106,8 +115,9 @@ def _atom_kinds(atom: Atom) -> dict[str, frozenset[str]]:
     return out
 
 
-def variable_kinds(rule: Rule) -> dict[str, frozenset[str]]:
-    """What each variable of the rule's body can hold."""
+def variable_kinds(rule: Rule, tables: Tables | None = None) -> dict[str, frozenset[str]]:
+    """What each variable of the rule's body can hold (``tables``: what each tuple-table column
+    can hold, see :func:`table_kinds`; without it, anything)."""
     kinds: dict[str, frozenset[str]] = {}
 
     def meet(found: dict[str, frozenset[str]]) -> None:
@@ -116,14 +126,14 @@ def variable_kinds(rule: Rule) -> dict[str, frozenset[str]]:
 
     for item in rule.body:
         if isinstance(item, Atom):
-            meet(_atom_kinds(item))
+            meet(_atom_kinds(item, tables))
         elif isinstance(item, Bind):
             meet({item.var: _expr_kinds(item.expr, kinds, rule.base)})
         elif isinstance(item, Aggregate):
             inner: dict[str, frozenset[str]] = {}
             for sub in item.body:
                 if isinstance(sub, Atom):
-                    for v, k in _atom_kinds(sub).items():
+                    for v, k in _atom_kinds(sub, tables).items():
                         inner[v] = inner.get(v, ANY) & k
             meet({g: inner.get(g, ANY) for g in item.group})
             for b in item.binds:
@@ -142,9 +152,30 @@ def _positions(head: Atom) -> list[tuple[str, object]]:
     return out
 
 
-def head_checks(rule: Rule) -> list[HeadCheck]:
+def table_kinds(program: Program) -> Tables:
+    """What each column of each tuple table can hold: tuple tables are written by rule heads
+    only, so this is the least fixpoint of what the heads writing them put there."""
+    tables: Tables = {}
+    changed = True
+    while changed:
+        changed = False
+        for rule in program.rules:
+            kinds = variable_kinds(rule, tables)
+            for head in rule.head:
+                if head.is_triple:
+                    continue
+                columns = tables.setdefault((head.table or "", len(head.args)), [frozenset()] * len(head.args))
+                for i, arg in enumerate(head.args):
+                    held = frozenset({term_kind(arg.term)}) if isinstance(arg, Const) else kinds.get(arg.name, ANY)
+                    if not held <= columns[i]:
+                        columns[i] = columns[i] | held
+                        changed = True
+    return tables
+
+
+def head_checks(rule: Rule, tables: Tables | None = None) -> list[HeadCheck]:
     """The run-time checks a rule needs; raises for a head that can never be valid N-Triples."""
-    kinds = variable_kinds(rule)
+    kinds = variable_kinds(rule, tables)
     checks: list[HeadCheck] = []
     for head in rule.head:
         for position, arg in _positions(head):
@@ -166,14 +197,11 @@ def head_checks(rule: Rule) -> list[HeadCheck]:
 
 
 def check_program(program: Program) -> dict[int, list[HeadCheck]]:
-    """Every rule's run-time head checks (by rule index in ``program.rules``), facts included;
-    raises :class:`SourceError` for a rule that could only write invalid N-Triples."""
-    out = {}
-    for i, rule in enumerate(program.rules):
-        checks = head_checks(rule)
-        if checks:
-            out[i] = checks
-    return out
+    """Every rule's run-time head checks, by ``id()`` of the rule (facts included; an executor
+    looks its rules up here); raises :class:`SourceError` for a rule that could only write
+    invalid N-Triples."""
+    tables = table_kinds(program)
+    return {id(rule): head_checks(rule, tables) for rule in program.rules}
 
 
 def _error(rule: Rule, head: Atom, message: str) -> SourceError:
