@@ -12,6 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fincrime.rules.ast import Arg, Const, Var
+from fincrime.rules.plan import RelKey
+
+
+def columns_of(key: RelKey) -> tuple[str, ...]:
+    """The columns of a relation: ``s, o`` of a predicate, ``s`` of a class, ``c0..`` of a tuple table."""
+    if key.kind == "p":
+        return ("s", "o")
+    if key.kind == "c":
+        return ("s",)
+    return tuple(f"c{i}" for i in range(key.arity))
 
 
 def match_columns(
@@ -34,4 +44,4 @@ def match_columns(
     return constants, repeats, first
 
 
-__all__ = ["match_columns"]
+__all__ = ["columns_of", "match_columns"]

@@ -8,34 +8,20 @@ group ``fincrime.stores`` (``name = "package.module:function"``).
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from fincrime.errors import InputError
+from fincrime.plugins import PluginRegistry
 
 Loader = Callable[..., dict[str, Any]]
 ENTRY_POINT_GROUP = "fincrime.stores"
-
-
-@dataclass(frozen=True)
-class Plugin:
-    name: str
-    module: str
-    attr: str
-
-    def load(self) -> Loader:
-        return getattr(importlib.import_module(self.module), self.attr)
-
-
-_plugins: dict[str, Plugin] = {}
+_targets = PluginRegistry("load target type", ENTRY_POINT_GROUP)
 
 
 def register(name: str, module: str, attr: str) -> None:
@@ -45,28 +31,17 @@ def register(name: str, module: str, attr: str) -> None:
     >>> get("oxigraph").__name__
     'load_oxigraph'
     """
-    _plugins[name] = Plugin(name, module, attr)
-
-
-def _from_entry_points() -> None:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in _plugins:
-            module, _, attr = ep.value.partition(":")
-            register(ep.name, module, attr)
+    _targets.register(name, module, attr)
 
 
 def names() -> list[str]:
-    _from_entry_points()
-    return sorted(_plugins)
+    return _targets.names()
 
 
 def get(name: str) -> Loader:
     """The loader of target type ``name``; an unknown name is an :class:`InputError`."""
-    if name not in _plugins:
-        _from_entry_points()
-    if name not in _plugins:
-        raise InputError(f"unknown load target type {name!r} (known: {', '.join(names())})")
-    return _plugins[name].load()
+    loader: Loader = _targets.get(name)
+    return loader
 
 
 @cache

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from fincrime.engine.atoms import match_columns
+from fincrime.engine.atoms import columns_of, match_columns
+from fincrime.engine.fixpoint import run_fixpoint
 from fincrime.engine.limits import Limits
 from fincrime.engine.memory.allocator import release_free_memory
 from fincrime.engine.memory.dictionary import ID, TermDictionary
 from fincrime.engine.memory.entities import EntityTable
 from fincrime.engine.memory.evaluation import Evaluator
 from fincrime.engine.memory.rangejoin import FLIPPED, OPERATORS, SortedRight, range_join, sort_right
-from fincrime.engine.memory.relations import Relation, columns_of
+from fincrime.engine.memory.relations import Relation
 from fincrime.engine.memory.starjoin import StarReader
-from fincrime.engine.progress import Progress
 from fincrime.rules.ast import Atom, Const, ECall, EVar, Var, expr_vars
 from fincrime.rules.facts import fact_rows
 from fincrime.rules.plan import (
@@ -283,55 +283,35 @@ class MemoryExecutor:
         # frozen, they are not traversed by every commit's collection.
         gc.freeze()
         try:
-            return self._run(plan, progress)
+            self.stats.rounds += run_fixpoint(self, plan, self.limits, progress)
         finally:
             gc.unfreeze()
-
-    def _run(self, plan: ProgramPlan, progress: ProgressFn | None) -> RunStats:
-        say = progress or (lambda _: None)
-        self._plan_entities(plan)
-        self.load_facts(plan)
-        self.commit()
-        self.commit()  # input and facts become "old": every stratum starts from an empty delta
-        for number, stratum in enumerate(plan.strata, 1):
-            self._fresh_from = len(self.terms)
-            round_started = time.perf_counter()
-            for rp in stratum.rules:
-                self._evaluate(rp, None)
-            deltas = self.commit()
-            self.stats.rounds += 1
-            self.limits.check(facts=self._fact_count(), rounds=self.stats.rounds,
-                              growth={str(k): n for k, n in deltas.items()})
-            round_no = 1
-            self._in_recursion = True
-            while stratum.recursive and any(deltas.get(k, 0) for k in self._stratum_keys(stratum)):
-                round_no += 1
-                new = sum(deltas.values())
-                seconds = time.perf_counter() - round_started
-                say(Progress("round", f"stratum {number}/{len(plan.strata)} round {round_no}: {new:,} new facts",
-                             rate=new / seconds if seconds else None, rate_unit="facts/s"))
-                round_started = time.perf_counter()
-                self._prev_fresh_from = self._fresh_from or 0
-                self._fresh_from = len(self.terms)
-                for rp in stratum.rules:
-                    for k in rp.recursive_atoms:
-                        key = atom_key(rp.body.atoms[k])
-                        if self._delta_size(key):
-                            self._evaluate(rp, k)
-                deltas = self.commit()
-                self.stats.rounds += 1
-                self.limits.check(facts=self._fact_count(), rounds=self.stats.rounds,
-                                  growth={str(k): n for k, n in deltas.items()})
-            self._in_recursion = False
-            self._prev_fresh_from = 0
-            self.commit()
         return self.stats
 
-    def _fact_count(self) -> int:
-        return sum(len(r) for r in self.relations.values())
+    # --- the fixpoint driver's hooks (fincrime.engine.fixpoint) -------------------------------
+    def prepare(self, plan: ProgramPlan) -> None:
+        self._plan_entities(plan)
+        self.load_facts(plan)
 
-    def _stratum_keys(self, stratum) -> list[RelKey]:  # type: ignore[no-untyped-def]
+    def begin_round(self, recursive: bool) -> None:
+        # terms minted from here on are this round's: the stale-variable filters and the
+        # entity tables' "new subject" test read these bounds
+        self._prev_fresh_from = (self._fresh_from or 0) if recursive else 0
+        self._fresh_from = len(self.terms)
+        self._in_recursion = recursive
+
+    def watched(self, stratum) -> list[RelKey]:  # type: ignore[no-untyped-def]
         return stratum.watched_keys(self.relations)
+
+    def has_delta(self, rule: RulePlan, atom: int) -> bool:
+        return self._delta_size(atom_key(rule.body.atoms[atom])) > 0
+
+    def evaluate(self, rule: RulePlan, changed: list[int] | None) -> None:
+        for k in (None,) if changed is None else changed:  # one variant per changed recursive atom
+            self._evaluate(rule, k)
+
+    def fact_count(self) -> int:
+        return sum(len(r) for r in self.relations.values())
 
     def _matching_keys(self, key: RelKey) -> list[RelKey]:
         return matching_keys(key, self.relations)

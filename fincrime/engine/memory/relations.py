@@ -12,18 +12,11 @@ from collections.abc import Collection
 
 import polars as pl
 
+from fincrime.engine.atoms import columns_of
 from fincrime.engine.memory.entities import EntityTable
 from fincrime.rules.plan import RelKey
 
 ID = pl.UInt32
-
-
-def columns_of(key: RelKey) -> tuple[str, ...]:
-    if key.kind == "p":
-        return ("s", "o")
-    if key.kind == "c":
-        return ("s",)
-    return tuple(f"c{i}" for i in range(key.arity))
 
 
 class Relation:

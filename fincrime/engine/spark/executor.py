@@ -8,16 +8,15 @@ row counts taken when each round is committed, so planning needs no extra Spark 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from fincrime.engine.atoms import match_columns
+from fincrime.engine.atoms import columns_of, match_columns
+from fincrime.engine.fixpoint import run_fixpoint
 from fincrime.engine.limits import Limits
-from fincrime.engine.memory.relations import columns_of
 from fincrime.engine.spark.backend import SparkBackend
 from fincrime.engine.spark.compile import register_functions
 from fincrime.engine.spark.io import MAX_SLOW_LINES, parse_marked
@@ -119,42 +118,33 @@ class SparkExecutor:
     def commit(self) -> dict[RelKey, int]:
         return commit_all(list(self.relations.values()), self.checkpoint)
 
-    def _check_limits(self, deltas: dict[RelKey, int]) -> None:
-        facts = sum(rel.size("full") for rel in self.relations.values())
-        self.limits.check(facts=facts, rounds=self.rounds, growth={str(k): n for k, n in deltas.items()})
-
     # --- program --------------------------------------------------------------------------
     def run(self, plan: plans.ProgramPlan, say: ProgressFn) -> None:
+        self.rounds += run_fixpoint(self, plan, self.limits, say)
+
+    # --- the fixpoint driver's hooks (fincrime.engine.fixpoint) -------------------------------
+    def prepare(self, plan: plans.ProgramPlan) -> None:
         for key, rows in fact_rows(plan.facts).items():  # one frame per relation, not one per fact
             schema = StructType([StructField(c, StringType(), False) for c in columns_of(key)])
             self.relation(key).add(self.spark.createDataFrame(rows, schema))
-        self.commit()
-        self.commit()  # input and facts become "old": every stratum starts from an empty delta
-        for number, stratum in enumerate(plan.strata, 1):
-            started = time.perf_counter()
-            for rp in stratum.rules:
-                self._evaluate(rp, [Variant.at(len(rp.body.atoms), None)])
-            deltas = self.commit()
-            self.rounds += 1
-            self._check_limits(deltas)
-            round_no = 1
-            say(_round_line(number, len(plan.strata), round_no, deltas, time.perf_counter() - started))
-            while stratum.recursive and any(deltas.get(k, 0) for k in self._stratum_keys(stratum)):
-                started = time.perf_counter()
-                round_no += 1
-                for rp in stratum.rules:
-                    atoms = rp.body.atoms
-                    variants = semi_naive_variants(rp, lambda k, atoms=atoms: self._size(atom_key(atoms[k]), "delta") > 0)
-                    if variants:
-                        self._evaluate(rp, variants)
-                deltas = self.commit()
-                self.rounds += 1
-                self._check_limits(deltas)
-                say(_round_line(number, len(plan.strata), round_no, deltas, time.perf_counter() - started))
-            self.commit()
 
-    def _stratum_keys(self, stratum) -> list[RelKey]:  # type: ignore[no-untyped-def]
+    def begin_round(self, recursive: bool) -> None:
+        pass
+
+    def watched(self, stratum) -> list[RelKey]:  # type: ignore[no-untyped-def]
         return stratum.watched_keys(self.relations)
+
+    def has_delta(self, rule: plans.RulePlan, atom: int) -> bool:
+        return self._size(atom_key(rule.body.atoms[atom]), "delta") > 0
+
+    def evaluate(self, rule: plans.RulePlan, changed: list[int] | None) -> None:
+        if changed is None:
+            self._evaluate(rule, [Variant.at(len(rule.body.atoms), None)])
+        else:  # the changed atoms' variants, grouped where they share a pivot, as one Spark job
+            self._evaluate(rule, semi_naive_variants(rule, changed.__contains__))
+
+    def fact_count(self) -> int:
+        return sum(r.size("full") for r in self.relations.values())
 
     def _matching_keys(self, key: RelKey) -> list[RelKey]:
         return matching_keys(key, self.relations)
@@ -411,20 +401,6 @@ def _join(left: DataFrame, right: DataFrame) -> DataFrame:
     if clash:  # typed fields both sides carry: the left's are kept
         right = right.drop(*clash)
     return left.join(right, on=on, how="inner") if on else left.crossJoin(right)
-
-
-def _round_line(stratum: int, strata: int, round_no: int, deltas: dict[RelKey, int], seconds: float) -> str:
-    new = {k: n for k, n in deltas.items() if n}
-    top = sorted(new.items(), key=lambda kv: -kv[1])[:4]
-    detail = ", ".join(f"{_short(k)} {n:,}" for k, n in top)
-    more = f", +{len(new) - len(top)} more" if len(new) > len(top) else ""
-    body = f" ({detail}{more})" if new else ""
-    return f"stratum {stratum}/{strata} round {round_no}: {sum(new.values()):,} new facts{body} in {seconds:.1f}s"
-
-
-def _short(key: RelKey) -> str:
-    name = key.name.strip("<>")
-    return name.rsplit("#", 1)[-1].rsplit("/", 1)[-1] or name
 
 
 __all__ = ["SparkExecutor"]

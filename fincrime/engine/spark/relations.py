@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fincrime.engine.memory.relations import columns_of
+from fincrime.engine.atoms import columns_of
 from fincrime.engine.spark.values import tclass
 from fincrime.rules.plan import RelKey
 
