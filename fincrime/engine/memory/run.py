@@ -1,13 +1,17 @@
 """The in-memory engine's entry points: N-Triples files or a frame in, a :class:`Result` out.
 
+Entity tables (one wide row per minted node, ``engine/memory/entities.py``) change storage, not
+results:
+
 >>> from fincrime.rules import parse_program
 >>> import polars as pl
->>> prog = parse_program("[?x, :reaches, ?z] :- [?x, :pays, ?z] . "
-...     "[?x, :reaches, ?z] :- [?x, :reaches, ?y], [?y, :pays, ?z] .", prefixes={"": "http://e/"})
->>> data = pl.DataFrame({"s": ["<http://e/a>", "<http://e/b>"], "p": ["<http://e/pays>"] * 2,
-...     "o": ["<http://e/b>", "<http://e/c>"]})
->>> sorted(materialize_frame(prog, data).triples())[0]
-('<http://e/a>', '<http://e/reaches>', '<http://e/b>')
+>>> prog = parse_program("[?c, :from, ?x], [?c, :to, ?y] :- [?x, :pays, ?y], BIND(IRI(CONCAT(STR(?x), STR(?y))) AS ?c) .",
+...                      prefixes={"": "http://e/"})
+>>> data = pl.DataFrame({"s": ["<http://e/a>"], "p": ["<http://e/pays>"], "o": ["<http://e/b>"]})
+>>> wide, narrow = (sorted(materialize_frame(prog, data, engine_options={"entity_tables": on}).triples())
+...                 for on in (True, False))
+>>> wide == narrow, len(wide)
+(True, 2)
 """
 
 from __future__ import annotations
