@@ -148,6 +148,18 @@ def test_skolem_gives_one_blank_node_per_argument_tuple(run):
     assert all(re.fullmatch(r"_:sk[0-9a-f]{32}", n) for n in (*node.values(), *other.values()))
 
 
+def test_skolem_atom_binds_its_last_argument_as_bind_does(run):
+    """RDFox's built-in atom form ``SKOLEM(t1, ..., tn, ?z)``; a constant last argument tests."""
+    r = run(
+        '[?x, :atom, ?s] :- [?x, :p, ?y], SKOLEM("n", ?x, ?s) .\n'
+        '[?x, :bind, ?s] :- [?x, :p, ?y], BIND(SKOLEM("n", ?x) AS ?s) .\n'
+        '[?x, :same, true] :- [?x, :p, ?y], [?x, :bind, ?s], SKOLEM("n", ?x, ?t), FILTER(?s = ?t) .',
+        '<:a> <:p> "1" .\n<:b> <:p> "2" .\n',
+    )
+    assert objects(r, ":atom") == objects(r, ":bind") and len(set(objects(r, ":atom").values())) == 2
+    assert set(objects(r, ":same")) == {":a", ":b"}
+
+
 def test_skolem_labels_are_a_function_of_the_argument_strings(run):
     """The label is the same on both executors (and in every run): a hash of the arguments'
     length-prefixed canonical N-Triples strings."""

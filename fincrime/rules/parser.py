@@ -234,7 +234,26 @@ class _Parser:
             return self.negation()
         if self.is_name("AGGREGATE"):
             return self.aggregate()
+        if self.is_name("SKOLEM") and self.peek().kind == "PUNCT" and self.peek().text == "(":
+            return self.skolem_atom()
         return self.atom(head=False)
+
+    def skolem_atom(self) -> Bind | Filter:
+        """RDFox's ``SKOLEM(t1, ..., tn, ?z)`` built-in atom: ``?z`` is the blank node that
+        ``t1 ... tn`` determine, the same as ``BIND(SKOLEM(t1, ..., tn) AS ?z)``; a last argument
+        that is a constant is tested instead (``FILTER(SKOLEM(t1, ..., tn) = c)``)."""
+        t = self.advance()
+        self.expect_punct("(", "after SKOLEM")
+        args = self.atom_args(")")
+        if len(args) < 2:
+            raise self.fail("the SKOLEM atom takes the arguments and then the variable it binds: "
+                            "SKOLEM(t1, ..., tn, ?z) with n >= 1", t)
+        *inputs, out = args
+        call = ECall("SKOLEM", tuple(EVar(a.name) if isinstance(a, Var) else EConst(a.term) for a in inputs),
+                     self.pos(t))
+        if isinstance(out, Var):
+            return Bind(call, out.name, self.pos(t))
+        return Filter(ECall("=", (call, EConst(out.term)), self.pos(t)), self.pos(t))
 
     def negation(self) -> Negation:
         """``NOT atom``, ``NOT (conj)``, ``NOT EXISTS ?v, ... IN atom`` or ``... IN (conj)``
