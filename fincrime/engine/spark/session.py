@@ -213,6 +213,13 @@ def _runtime_conf(session, options: SparkOptions, resources: Resources) -> None:
     conf.set("spark.sql.caseSensitive", "true")
     conf.set("spark.sql.shuffle.partitions", str(resources.partitions))
     conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+    # A BIND's value is spelled as columns level by level, and later levels read earlier ones
+    # several times. Pushing a filter down through those projections, or collapsing them,
+    # substitutes each alias by its expression at every reference: the tree grows exponentially
+    # with the levels (one day-number BIND of the typology rules ran out of a 6 GiB heap in the
+    # optimizer). The executor already places every FILTER right after the join that binds it.
+    conf.set("spark.sql.optimizer.excludedRules", ",".join(
+        f"org.apache.spark.sql.catalyst.optimizer.{rule}" for rule in ("PushDownPredicates", "CollapseProject")))
     if options.checkpoint_dir:
         session.sparkContext.setCheckpointDir(options.checkpoint_dir)
 
