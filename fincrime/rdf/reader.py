@@ -35,6 +35,7 @@ from fincrime.rdf.syntax import (
     STRING_SUFFIX,
     parse_line,
 )
+from fincrime.rdf.tables import is_table_set, read_table_set
 
 ProgressFn = Callable[[int], None]
 PathLike = str | os.PathLike[str]
@@ -184,7 +185,11 @@ def iter_frames(path: PathLike, *, quads: bool | None = None, chunk_bytes: int =
     the next chunk overlaps with whatever the caller does with this one (decompression and
     polars' parsing release the GIL). Errors arrive where the chunk would have. ``on_text``
     is told the size of each chunk's text as it is parsed (for progress against
-    :func:`text_size`)."""
+    :func:`text_size`). A Parquet table set (``derived.parquet/``, :mod:`.tables`) gives its
+    triples in batches, decoded from its compact form."""
+    if is_table_set(path):
+        yield from read_table_set(path)
+        return
     nq = is_nquads(path) if quads is None else quads
 
     def frames() -> Iterator[pl.DataFrame]:

@@ -33,6 +33,8 @@ from typing import Any
 import pyoxigraph as ox
 
 from fincrime.errors import FincrimeError, InputError
+from fincrime.rdf.tables import is_table_set, read_table_set
+from fincrime.rdf.writer import StatementStream
 from fincrime.stores.jobfiles import JOB_GRAPH_PREFIX, InputFile, JobFiles, read_job
 
 CATALOG = ox.NamedNode("urn:fincrime:catalog")
@@ -119,8 +121,11 @@ def _now() -> ox.Literal:
 
 @contextmanager
 def _rdf_input(path: Path) -> Iterator[dict[str, Any]]:
-    """Keyword arguments for ``bulk_load``: a path, or a decompressing stream for ``.gz``."""
-    if path.name.endswith(".gz"):
+    """Keyword arguments for ``bulk_load``: a path, a decompressing stream for ``.gz``, or for a
+    Parquet table set (``derived.parquet``) its triples streamed batch by batch as N-Triples."""
+    if is_table_set(path):
+        yield {"input": StatementStream(read_table_set(path))}
+    elif path.name.endswith(".gz"):
         with gzip.open(path, "rb") as fh:
             yield {"input": fh}
     else:
@@ -128,7 +133,7 @@ def _rdf_input(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def memory_store(paths: Iterable[Path]) -> ox.Store:
-    """An in-memory store of N-Triples files (plain or gzip), in its default graph."""
+    """An in-memory store of N-Triples files (plain or gzip) or table sets, in its default graph."""
     store = ox.Store()
     for path in paths:
         try:

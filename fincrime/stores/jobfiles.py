@@ -96,9 +96,9 @@ def read_job(job_dir: str | Path) -> JobFiles:
     keep = (manifest.get("spec") or {}).get("keep") or {}
     if keep.get("load") == "all":
         derived = derived_path(job_dir)
-        if derived is None or not derived.name.endswith(RDF_SUFFIXES):
-            raise InputError(f"{job_dir}: job {job_id} keeps no N-Triples copy of every derived triple",
-                             hint="keep.load 'all' needs keep.derived 'nt' or 'nt.gz'")
+        if derived is None:
+            raise InputError(f"{job_dir}: job {job_id} keeps no copy of every derived triple",
+                             hint="keep.load 'all' needs keep.derived 'parquet', 'nt' or 'nt.gz'")
     else:
         derived = results_path(job_dir)  # type: ignore[assignment]
         if derived is None:

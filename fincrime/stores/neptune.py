@@ -23,6 +23,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from fincrime.rdf.tables import is_table_set, read_table_set
+from fincrime.rdf.writer import write_ntriples
 from fincrime.stores.jobfiles import JobFiles
 from fincrime.stores.propgraph import Edge, Vertex, build
 
@@ -122,8 +124,13 @@ def write_neptune_files(job: JobFiles, target: dict[str, Any]) -> dict[str, Any]
         (tmp / "rdf").mkdir()
         (tmp / "loader").mkdir()
         requests = {"gremlin.json": _request(f"{base}/gremlin/", "csv", target)}
-        shutil.copyfile(job.derived, tmp / "rdf" / "derived.nt")
-        requests["rdf-derived.json"] = _request(f"{base}/rdf/derived.nt", "ntriples", target, job.graph)
+        # Neptune's bulk loader reads N-Triples files, plain or gzip: a table set is written out
+        derived = "derived.nt.gz" if job.derived.name.endswith(".gz") else "derived.nt"
+        if is_table_set(job.derived):
+            write_ntriples(tmp / "rdf" / derived, read_table_set(job.derived))
+        else:
+            shutil.copyfile(job.derived, tmp / "rdf" / derived)
+        requests["rdf-derived.json"] = _request(f"{base}/rdf/{derived}", "ntriples", target, job.graph)
         for inp in job.inputs:
             name = f"input-{inp.sha256[:12]}-{inp.path.name}"
             shutil.copyfile(inp.path, tmp / "rdf" / name)
