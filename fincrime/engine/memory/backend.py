@@ -8,6 +8,8 @@ Expression nodes are compiled by :mod:`fincrime.engine.memory.compile`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 
@@ -24,6 +26,56 @@ def attr_column(var: str, attr: str) -> str:
     return f"__{attr}__{var}"
 
 
+def _hoist_hosts(frame: pl.DataFrame, exprs: dict[str, X]) -> tuple[pl.DataFrame, dict[str, X], list[str]]:
+    """Each host call (Python, :mod:`fincrime.engine.sparql.exact`) of ``exprs`` computed once,
+    as a column of its own, and the expressions rewritten to read it.
+
+    A value's fields (term, number, lexical form, error...) all read the same call; polars does
+    not merge repeated Python calls, so ``FLOOR(?la / (0 - math:log(1 - ?m)))`` over 100,000
+    rows ran its exact subtractions 22 times (7.2 s; now the two calls once each)."""
+    calls: list[X] = []
+    seen: set[int] = set()
+
+    def visit(x: X) -> None:
+        if id(x) in seen:
+            return
+        seen.add(id(x))
+        for a in x.args:
+            visit(a)
+        if x.op == "host":
+            calls.append(x)  # after its arguments: inner calls are columns before outer ones
+
+    for x in exprs.values():
+        visit(x)
+    if not calls:
+        return frame, exprs, []
+    columns: dict[int, X] = {}
+    names: list[str] = []
+    taken = set(frame.columns)
+    for call in calls:
+        name = f"__host{len(names)}"
+        while name in taken:
+            name += "_"
+        frame = frame.with_columns(compile_expr(_reading(call, columns, {})).alias(name))
+        columns[id(call)] = col(name, call.type)
+        names.append(name)
+    memo: dict[int, X] = {}
+    return frame, {n: _reading(x, columns, memo) for n, x in exprs.items()}, names
+
+
+def _reading(x: X, columns: dict[int, X], memo: dict[int, X]) -> X:
+    """``x`` with the nodes in ``columns`` (by identity) replaced by their column references."""
+    if id(x) in columns:
+        return columns[id(x)]
+    done = memo.get(id(x))
+    if done is not None:
+        return done
+    args = tuple(_reading(a, columns, memo) for a in x.args)
+    out = x if all(a is b for a, b in zip(args, x.args, strict=True)) else replace(x, args=args)
+    memo[id(x)] = out
+    return out
+
+
 class PolarsBackend(Backend):
     """The shared evaluation code on polars frames of term ids."""
 
@@ -35,11 +87,15 @@ class PolarsBackend(Backend):
         return frame.columns
 
     def add_columns(self, frame: pl.DataFrame, columns: dict[str, X]) -> pl.DataFrame:
+        frame, columns, hosts = _hoist_hosts(frame, columns)
         memo: dict[int, pl.Expr] = {}
-        return frame.with_columns([compile_expr(x, memo).alias(n) for n, x in columns.items()])
+        frame = frame.with_columns([compile_expr(x, memo).alias(n) for n, x in columns.items()])
+        return frame.drop(hosts) if hosts else frame
 
     def filter(self, frame: pl.DataFrame, condition: X) -> pl.DataFrame:
-        return frame.filter(compile_expr(condition).fill_null(False))
+        frame, hoisted, hosts = _hoist_hosts(frame, {"condition": condition})
+        frame = frame.filter(compile_expr(hoisted["condition"]).fill_null(False))
+        return frame.drop(hosts) if hosts else frame
 
     def select(self, frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
         return frame.select(names)
