@@ -24,3 +24,13 @@ def seed_dir() -> Path:
 @pytest.fixture(scope="session")
 def seed_data(seed_dir: Path) -> list[Path]:
     return sorted((seed_dir / "data" / "original-generator-10k").glob("*.nt.gz"))
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A workspace of the test's own (home, output root and embedded store under tmp_path)."""
+    from fincrime.workspace import Workspace
+
+    monkeypatch.setenv("FINCRIME_HOME", str(tmp_path / ".fincrime"))
+    monkeypatch.setenv("FINCRIME_OUTPUT", str(tmp_path / "output"))
+    return Workspace.from_env()

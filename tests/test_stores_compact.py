@@ -25,13 +25,6 @@ JOB = "compact_20250101_001"
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    monkeypatch.setenv("FINCRIME_HOME", str(tmp_path / ".fincrime"))
-    monkeypatch.setenv("FINCRIME_OUTPUT", str(tmp_path / "output"))
-    return Workspace.from_env()
-
-
-@pytest.fixture
 def compact_job(ws: Workspace, tmp_path: Path) -> Path:
     """A job folder whose derived set is the engine's Parquet table set (chains as entity rows),
     with ``keep.load: all``; beside it the same result as N-Triples, for comparison."""

@@ -31,13 +31,6 @@ PREFIX type: <http://oxfordsemantic.tech/transactions/classes#>
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    monkeypatch.setenv("FINCRIME_HOME", str(tmp_path / ".fincrime"))
-    monkeypatch.setenv("FINCRIME_OUTPUT", str(tmp_path / "output"))
-    return Workspace.from_env()
-
-
-@pytest.fixture
 def loaded(ws: Workspace) -> Path:
     job_dir = write_job(ws.output_root, JOB)
     load_job(job_dir, {"type": "oxigraph"}, ws)

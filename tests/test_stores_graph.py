@@ -29,13 +29,6 @@ from fincrime.workspace import Workspace
 JOB = "demo_20250101_001"
 
 
-@pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    monkeypatch.setenv("FINCRIME_HOME", str(tmp_path / ".fincrime"))
-    monkeypatch.setenv("FINCRIME_OUTPUT", str(tmp_path / "output"))
-    return Workspace.from_env()
-
-
 def test_mapping_of_parties_transfers_and_chains(ws: Workspace) -> None:
     pg = build(read_job(write_job(ws.output_root, JOB)))
     assert pg.counts() == {"chain": 3, "party": 4, "transfer": 3, "originator": 3,
