@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{reason.get('loads', [{}])[0].get('derived_triples', 0):,}",
             f"{chains['PartialChain']:,} / {chains['SuspiciousChain']:,} / {chains['HighValueChain']:,}",
         )
-        console.print(f"{size:,}: {r['status']} in {r['wall']:.1f}s (baseline {floor:.1f}s), peak {r['peak_mb']:,.0f} MB")
+        console.print(f"{size:,}: {r['status']} in {r['wall']:.1f}s (baseline {floor:.1f}s), peak {r['peak_mb']:,.0f} MB; "
+                      f"reason {cell('reason')}, load {cell('load[0]')}, queries {cell('query')}, "
+                      f"pictures+report {cell('visualize')} (seconds (peak MB))")
         if not args.keep_data:
             shutil.rmtree(spec.parent.parent, ignore_errors=True)
     console.print(table)
