@@ -21,6 +21,7 @@ from test_stores_helpers import write_job
 
 from fincrime.security.sparql import QueryLimits
 from fincrime.stores import load_job
+from fincrime.stores import server as server_module
 from fincrime.stores.server import ServeOptions, SparqlHTTPServer, make_server, serve_in_thread
 from fincrime.workspace import Workspace
 
@@ -170,6 +171,16 @@ def test_content_length_is_checked(server: SparqlHTTPServer, length: str, expect
 def test_two_different_lengths_are_refused(server: SparqlHTTPServer) -> None:
     status, _, _ = post(server, b"ASK {}", extra="Content-Length: 7\r\n")
     assert status == 400
+
+
+def test_a_body_shorter_than_declared_gets_408_while_the_client_waits(
+        server: SparqlHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the fuzz test: POST with Content-Length 5, no body, connection kept open. The
+    server waited for the idle limit (60 s) and closed without an answer."""
+    monkeypatch.setattr(server_module, "BODY_SECONDS", 0.5)
+    status, _, body = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nAS", timeout=10)
+    assert status == 408 and b"5 bytes declared" in body
+    assert alive(server) > 0
 
 
 @pytest.mark.parametrize("graph", ["not an iri", "<http://x>", "", "http://x/\u0000"])

@@ -55,6 +55,7 @@ MAX_BODY = DEFAULT_MAX_BODY_BYTES
 MAX_FIELDS = 100
 MAX_CONNECTIONS = 64
 IDLE_SECONDS = 60.0  # a client that sends nothing for this long is dropped (slow-loris)
+BODY_SECONDS = 5.0  # silence in the middle of a declared body: answered 408, then closed
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 _PARAMETERS = frozenset({"query", "default-graph-uri", "named-graph-uri"})
 
@@ -218,7 +219,16 @@ class SparqlHandler(BaseHTTPRequestHandler):
         length = int(raw[0])
         if length > self.server.options.max_body:
             raise BadRequest(413, f"request body larger than {self.server.options.max_body:,} bytes")
-        body = self.rfile.read(length)
+        # a client that declares more than it sends and waits would otherwise get no answer
+        # until the idle limit; each read may be silent this long, so a slow upload still works
+        self.connection.settimeout(BODY_SECONDS)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            raise BadRequest(408, f"request body not received: {length:,} bytes declared, "
+                                  f"nothing more sent for {BODY_SECONDS:g} s") from None
+        finally:
+            self.connection.settimeout(self.timeout)
         if len(body) != length:
             raise BadRequest(400, "request body shorter than its Content-Length")
         return body
