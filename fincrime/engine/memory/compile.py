@@ -79,13 +79,11 @@ def run_host(name: str, args: list[pl.Series]) -> pl.Series:
     frame = pl.DataFrame({f"a{i}": a.gather(rows) for i, a in enumerate(args)})
     nested = any(isinstance(a.dtype, pl.List) for a in args)
     distinct = frame if nested else frame.unique(maintain_order=True)
-    if distinct.height == frame.height:  # every row distinct (or lists): one call per row
-        values = [fn(*row) for row in zip(*(frame[c].to_list() for c in frame.columns), strict=True)]
-        return empty.scatter(rows, pl.Series(values, dtype=dtype))
-    # few distinct argument rows (a parameter, a rule constant): compute each once, join back
     values = [fn(*row) for row in zip(*(distinct[c].to_list() for c in distinct.columns), strict=True)]
-    table = distinct.with_columns(pl.Series("__value", values, dtype=dtype))
-    out = frame.join(table, on=frame.columns, how="left", nulls_equal=True, maintain_order="left")["__value"]
+    out = pl.Series("__value", values, dtype=dtype)
+    if distinct.height < frame.height:  # repeated argument rows (a parameter, a constant): join back
+        table = distinct.with_columns(out)
+        out = frame.join(table, on=frame.columns, how="left", nulls_equal=True, maintain_order="left")["__value"]
     return empty.scatter(rows, out)
 
 
